@@ -1,0 +1,186 @@
+"""``zoe-export``: the toolkit's command line.
+
+    zoe-export demo                                   # M12-N end to end on a built-in scene
+    zoe-export predict --variant M12-N --checkpoint ZoeD_M12_N.pt --image room.jpg
+    zoe-export variants
+
+Heavy modules are imported inside the commands, so ``--help`` is instant and needs no torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .args import add_common_args, add_model_args, check_weight_flags, cli_entry, load_model_from_args
+
+
+def _depth_fn(model):
+    """numpy (B, 3, H, W) -> numpy (B, 1, H, W) metres through the PyTorch model."""
+    import torch
+
+    def run(batch):
+        with torch.inference_mode():
+            return model(torch.from_numpy(batch))["metric_depth"].numpy()
+
+    return run
+
+
+def _predict(model, image, args):
+    from .. import preprocess
+    from .._log import stage
+
+    size = (model.provenance["height"], model.provenance["width"])
+    runs = "original + flipped" if args.flip else "one pass"
+    with stage(f"running {model.provenance['variant']} at {size[0]}x{size[1]} ({runs})"):
+        return preprocess.predict(_depth_fn(model), image, size, fit=args.fit, pad_input=args.pad, flip=args.flip)
+
+
+def _write_outputs(out_dir: Path, stem: str, image, depth, provenance: dict, seconds: float) -> dict:
+    import numpy as np
+
+    from .._files import atomic_output
+    from ..io import images
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    colour = images.colorize_depth(depth)
+    files = {
+        "input": out_dir / f"{stem}_input.png",
+        "depth_color": out_dir / f"{stem}_depth.png",
+        "depth_png16_mm": out_dir / f"{stem}_depth_mm.png",
+        "panel": out_dir / f"{stem}_panel.png",
+        "summary": out_dir / f"{stem}_summary.json",
+    }
+    images.write_image(files["input"], image)
+    images.write_depth_color(files["depth_color"], depth)
+    images.write_depth_png16(files["depth_png16_mm"], depth)
+    images.write_image(files["panel"], images.side_by_side([image, colour], ["input", "metric depth"]))
+    finite = depth[np.isfinite(depth)]
+    summary = {
+        "model": provenance,
+        "image_size": list(depth.shape),
+        "seconds": round(seconds, 2),
+        "depth_m": {q: float(np.percentile(finite, p)) for q, p in (("min", 0), ("median", 50), ("max", 100))},
+        "files": {k: str(v) for k, v in files.items()},
+    }
+    with atomic_output(files["summary"]) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _report(summary: dict) -> None:
+    m, d = summary["model"], summary["depth_m"]
+    weights = (f"RANDOM (seed {m['seed']}) - depth is meaningless" if m["weights"] == "random"
+               else m.get("checkpoint", m["weights"]))
+    print(f"model    {m['variant']} at {m['height']}x{m['width']}, weights: {weights}")
+    print(f"depth    min {d['min']:.3f} m, median {d['median']:.3f} m, max {d['max']:.3f} m "
+          f"over {summary['image_size'][0]}x{summary['image_size'][1]} pixels, {summary['seconds']:.1f} s")
+    for name, path in summary["files"].items():
+        print(f"wrote    {path}  ({name})")
+
+
+def _add_predict_options(p: argparse.ArgumentParser, output: str) -> None:
+    p.add_argument("--output", default=output, help=f"output folder (default: {output})")
+    p.add_argument("--fit", choices=("stretch", "letterbox"), default=None,
+                   help="how the image meets the model size (default: the variant's, stretch)")
+    p.add_argument("--no-flip", dest="flip", action="store_false", help="skip flip averaging")
+    p.add_argument("--no-pad", dest="pad", action="store_false", help="skip the official reflect padding")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .._log import stage
+    from ..io import images
+    from ..models import get_variant
+
+    get_variant(args.variant)  # a typo in the name fails before anything else
+    image = images.read_image(args.image)
+    with stage(f"loading {args.variant}"):
+        model = load_model_from_args(args)
+    args.fit = args.fit or model.provenance["fit"]
+    start = time.perf_counter()
+    depth = _predict(model, image, args)
+    summary = _write_outputs(Path(args.output), Path(args.image).stem, image, depth, model.provenance,
+                             time.perf_counter() - start)
+    _report(summary)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .._log import log, stage
+    from ..io import images, synthetic
+    from ..models import ModelOptions, cached_checkpoint, get_variant
+
+    variant = get_variant(args.variant)
+    ModelOptions.resolve(variant, args.height, args.width, args.max_depth, args.domain)  # fail fast
+    check_weight_flags(args)
+    if not args.checkpoint and not args.random_weights:
+        cached = cached_checkpoint(variant)
+        if cached is not None:
+            args.checkpoint = str(cached)
+        else:
+            hint = variant.checkpoint.filename if variant.checkpoint else "FILE.pt"
+            log.warning("no %s checkpoint given or cached: the demo runs on seeded random weights. "
+                        "Pass --checkpoint %s for real depth.", variant.name, hint)
+            args.random_weights = True
+    image = images.read_image(args.image) if args.image else synthetic.demo_scene()
+    with stage(f"loading {variant.name}"):
+        model = load_model_from_args(args)
+    args.fit = args.fit or model.provenance["fit"]
+    start = time.perf_counter()
+    depth = _predict(model, image, args)
+    stem = Path(args.image).stem if args.image else "demo_scene"
+    summary = _write_outputs(Path(args.output), stem, image, depth, model.provenance, time.perf_counter() - start)
+    _report(summary)
+    return 0
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    from ..models import get_variant, list_variants
+
+    print(f"{'variant':8} {'size':>9} {'depth (m)':>12}  {'checkpoint':24} description")
+    for name in list_variants(include_tiny=args.all):
+        v = get_variant(name)
+        lo, hi = v.depth_range
+        ckpt = v.checkpoint.filename if v.checkpoint else "-"
+        print(f"{name:8} {v.native_size[0]:>4}x{v.native_size[1]:<4} {lo:>5g}-{hi:<6g}  {ckpt:24} {v.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoe-export", description="ZoeDepth from PyTorch to ONNX and TensorRT.")
+    add_common_args(parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run M12-N end to end on a built-in scene (no checkpoint needed)")
+    add_common_args(p)
+    add_model_args(p, default_variant="M12-N")
+    p.add_argument("--image", help="an image of your own instead of the built-in scene")
+    _add_predict_options(p, "demo_out")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("predict", help="metric depth of an image with the PyTorch reference model")
+    add_common_args(p)
+    add_model_args(p)
+    p.add_argument("--image", required=True, help="RGB image file")
+    _add_predict_options(p, "out")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("variants", help="list the models this toolkit knows")
+    p.add_argument("--all", action="store_true", help="include the toy-width test variants")
+    p.set_defaults(func=cmd_variants)
+    return parser
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .._log import setup_logging
+
+    setup_logging(getattr(args, "verbose", False))
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

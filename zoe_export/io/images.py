@@ -1,0 +1,239 @@
+"""Image files: read RGB photos, write PNGs, 16-bit depth PNGs, colourised depth and comparisons."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+
+from .._files import atomic_output
+from ..errors import ZoeExportError
+
+PathLike = str | os.PathLike
+
+# Anchor colours (RGB, 0-255) spaced evenly over [0, 1]; linearly interpolated in between.
+_COLORMAPS: dict[str, np.ndarray] = {
+    # blue -> cyan -> green -> yellow -> red, a close approximation of Google's Turbo
+    "turbo": np.array(
+        [
+            [48, 18, 59],
+            [71, 90, 222],
+            [46, 158, 245],
+            [38, 214, 196],
+            [78, 248, 131],
+            [150, 250, 80],
+            [222, 220, 50],
+            [254, 163, 35],
+            [242, 92, 23],
+            [184, 32, 8],
+            [122, 4, 3],
+        ],
+        dtype=np.float64,
+    ),
+    "gray": np.array([[0, 0, 0], [255, 255, 255]], dtype=np.float64),
+}
+
+_GAP = 4  # white pixels between side-by-side panels
+
+
+# --------------------------------------------------------------------------- RGB images
+
+
+def _existing_file(path: PathLike, what: str) -> Path:
+    """Return ``path`` as a Path, or raise if it is missing or not a regular file."""
+    source = Path(path)
+    if not source.exists():
+        raise ZoeExportError(f"{what} {source} does not exist; check the path.")
+    if not source.is_file():
+        raise ZoeExportError(f"{what} {source} is not a file; pass the path of an image file.")
+    return source
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Read an image file as uint8 HxWx3 RGB, honouring the EXIF orientation."""
+    source = _existing_file(path, "image")
+    try:
+        with Image.open(source) as opened:
+            upright = ImageOps.exif_transpose(opened)
+            return np.asarray(_to_rgb(upright), dtype=np.uint8).copy()
+    except UnidentifiedImageError as exc:
+        raise ZoeExportError(
+            f"{source} is not an image Pillow can read; pass a PNG, JPEG or other image file."
+        ) from exc
+    except OSError as exc:
+        raise ZoeExportError(f"cannot read image {source}: {exc}. Check the file is not truncated.") from exc
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow image to RGB; 16/32-bit grayscale is scaled down rather than clipped."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        gray = np.clip(np.round(values * (255.0 / peak)), 0, 255).astype(np.uint8)
+        return Image.fromarray(np.repeat(gray[..., None], 3, axis=2))
+    return image.convert("RGB")
+
+
+def _as_uint8_rgb(rgb: np.ndarray) -> np.ndarray:
+    """Validate an HxWx3 uint8 or float-in-[0,1] array and return it as uint8."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ZoeExportError(f"expected an HxWx3 RGB array, got shape {rgb.shape}.")
+    if rgb.dtype == np.uint8:
+        return rgb
+    if np.issubdtype(rgb.dtype, np.floating):
+        if not np.all(np.isfinite(rgb)) or rgb.min() < -1e-6 or rgb.max() > 1 + 1e-6:
+            raise ZoeExportError("float RGB values must be finite and in [0, 1]; scale them first.")
+        return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    raise ZoeExportError(f"unsupported RGB dtype {rgb.dtype}; pass uint8 or float in [0, 1].")
+
+
+def _save_png(path: PathLike, image: Image.Image) -> None:
+    """Save a Pillow image as PNG atomically."""
+    with atomic_output(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
+def write_image(path: PathLike, rgb: np.ndarray) -> None:
+    """Write an HxWx3 uint8 (or float in [0, 1]) RGB array as a PNG."""
+    _save_png(path, Image.fromarray(np.ascontiguousarray(_as_uint8_rgb(rgb))))
+
+
+# --------------------------------------------------------------------------- 16-bit depth
+
+
+def _depth_2d(depth: np.ndarray) -> np.ndarray:
+    """Return depth as a float64 HxW array, accepting (1, H, W) and (1, 1, H, W) too."""
+    depth = np.asarray(depth, dtype=np.float64)
+    while depth.ndim > 2 and depth.shape[0] == 1:
+        depth = depth[0]
+    if depth.ndim != 2:
+        raise ZoeExportError(f"expected an HxW depth map, got shape {depth.shape}.")
+    return depth
+
+
+def write_depth_png16(path: PathLike, depth_m: np.ndarray, scale: float = 1000.0) -> None:
+    """Write depth in metres as a 16-bit PNG of round(depth * scale) (millimetres by default)."""
+    if not scale > 0:
+        raise ZoeExportError(f"depth scale must be positive, got {scale}.")
+    depth = _depth_2d(depth_m)
+    valid = np.isfinite(depth) & (depth > 0)
+    units = np.where(valid, np.round(np.where(valid, depth, 0.0) * scale), 0.0)
+    encoded = np.clip(units, 0, 65535).astype(np.uint16)
+    _save_png(path, Image.fromarray(encoded))
+
+
+def read_depth_png16(path: PathLike, scale: float = 1000.0) -> np.ndarray:
+    """Read a 16-bit depth PNG written by :func:`write_depth_png16` as float32 metres."""
+    source = _existing_file(path, "depth PNG")
+    try:
+        with Image.open(source) as opened:
+            mode = opened.mode
+            values = np.asarray(opened)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ZoeExportError(f"cannot read depth PNG {source}: {exc}.") from exc
+    if not mode.startswith("I") or values.ndim != 2:
+        raise ZoeExportError(
+            f"{source} is a {mode} image, not a single-channel 16-bit depth PNG; "
+            "pass a file written by write_depth_png16."
+        )
+    return (values.astype(np.float64) / scale).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- colourised depth
+
+
+def _colormap(name: str) -> np.ndarray:
+    """Look up a colormap's anchor table."""
+    try:
+        return _COLORMAPS[name]
+    except KeyError:
+        raise ZoeExportError(
+            f"unknown colormap {name!r}; choose one of: {', '.join(sorted(_COLORMAPS))}."
+        ) from None
+
+
+def _apply_colormap(values: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Map values in [0, 1] through linearly interpolated anchor colours to float RGB."""
+    positions = np.linspace(0.0, 1.0, len(anchors))
+    channels = [np.interp(values, positions, anchors[:, c]) for c in range(3)]
+    return np.stack(channels, axis=-1)
+
+
+def _depth_range(depth: np.ndarray, vmin: float | None, vmax: float | None) -> tuple[float, float]:
+    """Resolve vmin/vmax, defaulting to the 2nd/98th percentiles of the finite values."""
+    finite = depth[np.isfinite(depth)]
+    if vmin is None:
+        vmin = float(np.percentile(finite, 2)) if finite.size else 0.0
+    if vmax is None:
+        vmax = float(np.percentile(finite, 98)) if finite.size else 1.0
+    return float(vmin), float(vmax)
+
+
+def colorize_depth(
+    depth: np.ndarray, vmin: float | None = None, vmax: float | None = None, cmap: str = "turbo"
+) -> np.ndarray:
+    """Colour a depth map as uint8 HxWx3: near is warm/bright, far is cold/dark."""
+    anchors = _colormap(cmap)
+    depth = _depth_2d(depth)
+    low, high = _depth_range(depth, vmin, vmax)
+    span = high - low if high > low else 1e-12
+    normalised = np.clip((np.nan_to_num(depth, nan=low) - low) / span, 0.0, 1.0)
+    rgb = _apply_colormap(1.0 - normalised, anchors)
+    rgb[~np.isfinite(depth)] = 0.0  # unknown depth is black
+    return np.round(rgb).astype(np.uint8)
+
+
+def write_depth_color(
+    path: PathLike,
+    depth: np.ndarray,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = "turbo",
+) -> None:
+    """Write :func:`colorize_depth` output as a PNG."""
+    write_image(path, colorize_depth(depth, vmin=vmin, vmax=vmax, cmap=cmap))
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def _resize_to_height(panel: np.ndarray, height: int) -> np.ndarray:
+    """Resize a uint8 RGB panel to ``height`` keeping its aspect (bilinear)."""
+    rows, cols = panel.shape[:2]
+    if rows == height:
+        return panel
+    width = max(1, round(cols * height / rows))
+    return np.asarray(Image.fromarray(panel).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def _draw_label(panel: np.ndarray, label: str) -> np.ndarray:
+    """Draw ``label`` in the panel's top-left corner on a small dark box."""
+    image = Image.fromarray(panel)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    left, top, right, bottom = draw.textbbox((4, 4), label, font=font)
+    draw.rectangle((left - 3, top - 3, right + 3, bottom + 3), fill=(20, 20, 20))
+    draw.text((4, 4), label, fill=(255, 255, 255), font=font)
+    return np.asarray(image)
+
+
+def side_by_side(images: list[np.ndarray], labels: list[str] | None = None) -> np.ndarray:
+    """Join uint8 RGB panels horizontally at the first panel's height, 4 px white gaps between."""
+    if not images:
+        raise ZoeExportError("side_by_side needs at least one image.")
+    if labels is not None and len(labels) != len(images):
+        raise ZoeExportError(f"got {len(labels)} labels for {len(images)} images; pass one per image.")
+    panels = [np.ascontiguousarray(_as_uint8_rgb(image)) for image in images]
+    height = panels[0].shape[0]
+    panels = [_resize_to_height(panel, height) for panel in panels]
+    if labels is not None:
+        panels = [_draw_label(panel, label) if label else panel for panel, label in zip(panels, labels)]
+    gap = np.full((height, _GAP, 3), 255, dtype=np.uint8)
+    pieces: list[np.ndarray] = []
+    for index, panel in enumerate(panels):
+        if index:
+            pieces.append(gap)
+        pieces.append(panel)
+    return np.concatenate(pieces, axis=1)

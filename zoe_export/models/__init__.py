@@ -1,0 +1,20 @@
+"""The reference models: ZoeD_N, ZoeD_K, ZoeD_NK in PyTorch, loading the official checkpoints."""
+from ._builder import ModelOptions, build_model, load_model
+from ._pretrained import cache_dir, cached_checkpoint, guess_variant, random_state_dict, read_state_dict
+from ._registry import (
+    BeitConfig,
+    BinsHeadConfig,
+    CheckpointRef,
+    DptConfig,
+    Preprocessing,
+    RouterConfig,
+    Variant,
+    get_variant,
+    list_variants,
+)
+
+__all__ = [
+    "BeitConfig", "BinsHeadConfig", "CheckpointRef", "DptConfig", "ModelOptions", "Preprocessing",
+    "RouterConfig", "Variant", "build_model", "cache_dir", "cached_checkpoint", "get_variant",
+    "guess_variant", "list_variants", "load_model", "random_state_dict", "read_state_dict",
+]
