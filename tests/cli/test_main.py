@@ -56,3 +56,36 @@ def test_variants_lists_the_registry(capsys):
     assert main(["variants"]) == 0
     out = capsys.readouterr().out
     assert "M12-NK" in out and "384x768" in out and "test-N" not in out
+
+
+def test_onnx_command_exports_and_reports_verification(tmp_path, capsys):
+    out = tmp_path / "n.onnx"
+    assert main(["onnx", "--variant", "test-N", "--random-weights", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert out.is_file() and (tmp_path / "n.onnx.json").is_file()
+    assert "verify   passed" in printed and "REL" in printed
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--variant", "test-N", "--domain", "kitti"], "NK variants only"),
+    (["--variant", "test-NK", "--max-depth", "80"], "unbounded"),
+    (["--variant", "test-K", "--height", "100"], "multiples of 32"),
+    (["--variant", "M12-M"], "Did you mean"),
+    (["--variant", "test-N", "--precision", "fp16"], "precision stage"),
+])
+def test_onnx_command_rejects_bad_options_before_working(argv, message, tmp_path, capsys):
+    assert main(["onnx", *argv, "--random-weights", "--output", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "tracing" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_onnx_command_rejects_a_checkpoint_of_another_variant(tmp_path, capsys):
+    import torch
+
+    from zoe_export.models import load_model
+
+    torch.save({"model": load_model("test-K", weights="random").state_dict()}, tmp_path / "k.pt")
+    rc = main(["onnx", "--variant", "test-N", "--checkpoint", str(tmp_path / "k.pt"), "--output", str(tmp_path / "x.onnx")])
+    assert rc == 1 and "looks like a test-K checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()

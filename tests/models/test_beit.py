@@ -88,7 +88,7 @@ def test_attention_matches_a_naive_reference():
     attn.refresh_grid_bias_table()
     n = grid[0] * grid[1] + 1
     x = torch.randn(2, n, dim)
-    out = attn(x, relative_position_index(*grid))
+    out = attn(x, relative_position_index(*grid).flatten())
 
     table = resample_relative_position_table(attn.relative_position_bias_table, (4, 4), grid)
     index = relative_position_index(*grid)
@@ -115,5 +115,5 @@ def test_encoder_grid_follows_the_input_size(size):
     model = build_model(variant, ModelOptions.resolve(variant, *size))
     beit = model.core.core.pretrained.model
     gh, gw = size[0] // 16, size[1] // 16
-    assert beit.grid_index.shape == (gh * gw + 1,) * 2
+    assert beit.grid_index.shape == ((gh * gw + 1) ** 2,)
     assert beit.blocks[0].attn.grid_bias_table.shape == (2, (2 * gh - 1) * (2 * gw - 1) + 3)

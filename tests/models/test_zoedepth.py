@@ -9,6 +9,8 @@ import zoe_export
 from zoe_export.errors import ZoeExportError
 from zoe_export.models import build_model, get_variant, load_model
 
+from helpers import inputs_routed_apart, routing_nk_state
+
 OFFICIAL = ("M12-N", "M12-K", "M12-NK")
 TINY = ("test-N", "test-K", "test-NK")
 
@@ -107,39 +109,12 @@ def test_bad_options_name_the_fix(kwargs, match):
         load_model(weights="random", **kwargs)
 
 
-def _routing_nk():
-    """test-NK whose classifier splits inputs around their mean embedding, so samples route differently."""
-    model = load_model("test-NK", weights="random")
-    probe = torch.rand(16, 3, 64, 96, generator=torch.Generator().manual_seed(5))
-    with torch.inference_mode():
-        bottleneck = model.conv2(model.core(probe).bottleneck)
-        hidden = model.mlp_classifier[:2](model.patch_transformer(bottleneck)[0])
-    w = torch.randn(hidden.shape[1], generator=torch.Generator().manual_seed(3))
-    offset = (hidden.mean(0) * w).sum()
-    state = model.state_dict()
-    state["mlp_classifier.2.weight"] = torch.stack([w, -w])
-    state["mlp_classifier.2.bias"] = torch.stack([-offset, offset])
-    return state
-
-
-def _find_inputs(model):
-    g = torch.Generator().manual_seed(0)
-    found = {}
-    for _ in range(200):
-        x = torch.rand(1, 3, 64, 96, generator=g)
-        with torch.inference_mode():
-            found.setdefault(int(model(x)["domain_logits"].argmax()), x)
-        if len(found) == 2:
-            return found[0], found[1]
-    pytest.fail("no input routed to each head")
-
-
 def test_nk_routes_each_sample_of_a_batch_to_its_own_head():
-    state = _routing_nk()
+    state = routing_nk_state()
     auto = load_model("test-NK", weights=state)
     nyu = load_model("test-NK", weights=state, domain="nyu")
     kitti = load_model("test-NK", weights=state, domain="kitti")
-    x_nyu, x_kitti = _find_inputs(auto)
+    x_nyu, x_kitti = inputs_routed_apart(auto)
     batch = torch.cat([x_nyu, x_kitti, x_nyu])
     with torch.inference_mode():
         out = auto(batch)
@@ -150,7 +125,7 @@ def test_nk_routes_each_sample_of_a_batch_to_its_own_head():
 
 
 def test_fixed_domain_drops_the_other_head_and_keeps_the_router():
-    state = _routing_nk()
+    state = routing_nk_state()
     model = load_model("test-NK", weights=state, domain="kitti")
     keys = set(model.state_dict())
     assert not any(".nyu." in k for k in keys) and any(".kitti." in k for k in keys)
@@ -183,9 +158,9 @@ def test_random_weights_are_seeded():
 
 def test_exports_with_a_dynamic_batch_and_keeps_per_sample_routing():
     """No host-side data-dependent branch: torch.export captures the whole NK graph, routing included."""
-    state = _routing_nk()
+    state = routing_nk_state()
     model = load_model("test-NK", weights=state)
-    x_nyu, x_kitti = _find_inputs(model)
+    x_nyu, x_kitti = inputs_routed_apart(model)
     batch = torch.export.Dim("batch", min=1, max=8)
     program = torch.export.export(model, (torch.cat([x_nyu, x_kitti]),), dynamic_shapes=({0: batch},))
     test = torch.cat([x_kitti, x_nyu, x_kitti])

@@ -115,6 +115,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     variant = get_variant(args.variant)
     ModelOptions.resolve(variant, args.height, args.width, args.max_depth, args.domain)  # fail fast
     check_weight_flags(args)
+    if args.export:
+        from ..runtime import import_onnxruntime
+
+        import_onnxruntime()
     if not args.checkpoint and not args.random_weights:
         cached = cached_checkpoint(variant)
         if cached is not None:
@@ -131,9 +135,82 @@ def cmd_demo(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     depth = _predict(model, image, args)
     stem = Path(args.image).stem if args.image else "demo_scene"
-    summary = _write_outputs(Path(args.output), stem, image, depth, model.provenance, time.perf_counter() - start)
+    out_dir = Path(args.output)
+    summary = _write_outputs(out_dir, stem, image, depth, model.provenance, time.perf_counter() - start)
     _report(summary)
+    if args.export:
+        _demo_export(model, image, depth, out_dir, stem, args)
     return 0
+
+
+def _demo_export(model, image, torch_depth, out_dir: Path, stem: str, args) -> None:
+    """The next stage on the same model: verified ONNX, then the image through ONNX Runtime."""
+    import numpy as np
+
+    from .. import preprocess
+    from .._log import stage
+    from ..export import default_output, export_onnx
+    from ..export.onnx_export import ExportOptions
+    from ..io import images
+    from ..runtime import OnnxrtRunner
+
+    options = ExportOptions()
+    path = out_dir / default_output(model, options)
+    manifest = export_onnx(model, path, options)
+    _report_export(manifest)
+    with stage("running the image through ONNX Runtime"), OnnxrtRunner(path, graph_optimization="disabled") as runner:
+        def run(batch):  # the graph has a fixed batch of 1: original and flipped go one at a time
+            return np.concatenate([runner.infer({"image": sample[None]})["metric_depth"] for sample in batch])
+
+        onnx_depth = preprocess.predict(run, image, model.image_size, fit=args.fit, pad_input=args.pad, flip=args.flip)
+    rel = np.abs(onnx_depth - torch_depth) / np.maximum(np.abs(torch_depth), 1e-12)
+    panel = images.side_by_side(
+        [image, images.colorize_depth(torch_depth), images.colorize_depth(onnx_depth), images.colorize_error(rel)],
+        ["input", "PyTorch depth", "ONNX Runtime depth", "relative error, log 1e-8..1e-2"],
+    )
+    images.write_image(out_dir / f"{stem}_onnx_parity.png", panel)
+    print(f"parity   ONNX Runtime vs PyTorch on {stem}: REL {float(rel.mean()):.2e}, max {float(rel.max()):.2e}")
+    print(f"wrote    {out_dir / f'{stem}_onnx_parity.png'}  (input | PyTorch | ONNX Runtime | error)")
+
+
+def cmd_onnx(args: argparse.Namespace) -> int:
+    from .._log import stage
+    from ..export import ExportOptions, export_onnx, preflight
+    from ..models import ModelOptions, get_variant
+
+    options = ExportOptions(
+        batch=None if args.dynamic_batch else args.batch,
+        input_format=args.input_format,
+        opset=args.opset,
+        precision=args.precision,
+        verify=args.verify,
+        external_data=True if args.external_data else None,
+    )
+    ModelOptions.resolve(get_variant(args.variant), args.height, args.width, args.max_depth, args.domain)
+    check_weight_flags(args)
+    preflight(args.output, options)  # fail before the slow part
+    with stage(f"building {args.variant} and loading its weights"):
+        model = load_model_from_args(args)
+    _report_export(export_onnx(model, args.output, options))
+    return 0
+
+
+def _report_export(manifest: dict) -> None:
+    meta, graph, v = manifest["metadata"], manifest["graph"], manifest["verification"]
+    print(f"wrote    {manifest['file']}" + (f" + {manifest['external_data']}" if manifest["external_data"] else "")
+          + f"  ({graph['initializer_bytes'] / 2**20:.0f} MB of weights, {graph['nodes']} nodes, opset {graph['opset']})")
+    print(f"input    {meta['input_name']} [{meta['input_shape']}] {meta['input_format']}; outputs {meta['outputs']}")
+    if v is None:
+        print("verify   skipped (--no-verify)")
+    else:
+        for case, outputs in v["cases"].items():
+            for name, m in outputs.items():
+                figures = (f"REL {m['rel']:.2e}  RMSE {m['rmse']:.2e}  delta1 {m['delta1']:.6f}  max abs {m['max_abs']:.2e}"
+                           if "rel" in m else f"route agreement {m['route_agreement']:.0%}  max abs {m['max_abs']:.2e}")
+                print(f"verify   {case:7} {name:14} {figures}")
+        print(f"verify   passed ({meta['precision']}: REL <= {v['tolerance']['max_rel']:g}, "
+              f"delta1 >= {v['tolerance']['min_delta1']:g}; {v['backend']})")
+    print(f"manifest {manifest['file']}.json; seconds: " + ", ".join(f"{k} {s:.1f}" for k, s in manifest["seconds"].items()))
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
@@ -153,10 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="run M12-N end to end on a built-in scene (no checkpoint needed)")
+    p = sub.add_parser("demo", help="M12-N end to end on a built-in scene: depth, verified ONNX, parity picture")
     add_common_args(p)
     add_model_args(p, default_variant="M12-N")
     p.add_argument("--image", help="an image of your own instead of the built-in scene")
+    p.add_argument("--no-export", dest="export", action="store_false",
+                   help="stop after the PyTorch depth (skip the verified ONNX export and its parity picture)")
     _add_predict_options(p, "demo_out")
     p.set_defaults(func=cmd_demo)
 
@@ -166,6 +245,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", required=True, help="RGB image file")
     _add_predict_options(p, "out")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("onnx", help="export a variant to verified, TensorRT-ready ONNX")
+    add_common_args(p)
+    add_model_args(p)
+    g = p.add_argument_group("export")
+    g.add_argument("--output", help="the .onnx file (default: zoed_<variant>[options].onnx here)")
+    batch = g.add_mutually_exclusive_group()
+    batch.add_argument("--batch", type=int, default=1, help="fixed batch size (default 1)")
+    batch.add_argument("--dynamic-batch", action="store_true", help="a dynamic batch dimension (1 to 64)")
+    g.add_argument("--input-format", choices=("float-nchw", "uint8-nhwc"), default="float-nchw",
+                   help="float32 [N,3,H,W] RGB in [0,1] (default), or raw uint8 [N,H,W,3] frames")
+    g.add_argument("--opset", type=int, default=18, help="ONNX opset, at least 17 (default 18)")
+    g.add_argument("--precision", default="fp32", help="fp32 (FP16/INT8 come with the precision stage)")
+    g.add_argument("--no-verify", dest="verify", action="store_false", help="skip the ONNX Runtime parity check")
+    g.add_argument("--external-data", action="store_true",
+                   help="weights in a .data file beside the .onnx even under the 2 GB protobuf limit")
+    p.set_defaults(func=cmd_onnx)
 
     p = sub.add_parser("variants", help="list the models this toolkit knows")
     p.add_argument("--all", action="store_true", help="include the toy-width test variants")

@@ -185,6 +185,15 @@ def colorize_depth(
     return np.round(rgb).astype(np.uint8)
 
 
+def colorize_error(relative_error: np.ndarray, floor: float = 1e-8, ceil: float = 1e-2, cmap: str = "turbo") -> np.ndarray:
+    """Colour a relative-error map on a log scale: ``floor`` and below dark blue, ``ceil`` and above red."""
+    anchors = _colormap(cmap)
+    error = _depth_2d(relative_error)
+    logs = np.log10(np.clip(np.nan_to_num(error, nan=ceil, posinf=ceil), floor, ceil))
+    normalised = (logs - np.log10(floor)) / (np.log10(ceil) - np.log10(floor))
+    return np.round(_apply_colormap(normalised, anchors)).astype(np.uint8)
+
+
 def write_depth_color(
     path: PathLike,
     depth: np.ndarray,

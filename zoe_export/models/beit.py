@@ -108,7 +108,8 @@ class Attention(nn.Module):
         qkv = qkv.reshape(batch, tokens, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         attn = (q * self.scale) @ k.transpose(-2, -1)
-        attn = attn + self.grid_bias_table[:, grid_index].unsqueeze(0)
+        bias = self.grid_bias_table.index_select(1, grid_index)  # one Gather: (heads, N*N)
+        attn = attn + bias.view(1, self.num_heads, tokens, tokens)
         attn = attn.softmax(dim=-1)
         x = (attn @ v).transpose(1, 2).reshape(batch, tokens, dim)
         return self.proj(x)
@@ -154,7 +155,8 @@ class Beit(nn.Module):
         # BEiT's ImageNet classifier: in the checkpoints, unused by depth estimation.
         self.fc_norm = nn.LayerNorm(cfg.embed_dim, eps=cfg.layer_norm_eps)
         self.head = nn.Linear(cfg.embed_dim, cfg.num_classes)
-        self.register_buffer("grid_index", relative_position_index(*self.grid), persistent=False)
+        # flattened: one Gather along the table's second axis gives every head's (N, N) bias
+        self.register_buffer("grid_index", relative_position_index(*self.grid).flatten(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.patch_embed(x)

@@ -1,0 +1,32 @@
+"""Test helpers shared across test folders (tests/ is on sys.path: pytest pythonpath in pyproject.toml)."""
+import pytest
+import torch
+
+from zoe_export.models import load_model
+
+
+def routing_nk_state():
+    """test-NK whose classifier splits inputs around their mean embedding, so samples route differently."""
+    model = load_model("test-NK", weights="random")
+    probe = torch.rand(16, 3, 64, 96, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        bottleneck = model.conv2(model.core(probe).bottleneck)
+        hidden = model.mlp_classifier[:2](model.patch_transformer(bottleneck)[0])
+    w = torch.randn(hidden.shape[1], generator=torch.Generator().manual_seed(3))
+    offset = (hidden.mean(0) * w).sum()
+    state = model.state_dict()
+    state["mlp_classifier.2.weight"] = torch.stack([w, -w])
+    state["mlp_classifier.2.bias"] = torch.stack([-offset, offset])
+    return state
+
+
+def inputs_routed_apart(model):
+    g = torch.Generator().manual_seed(0)
+    found = {}
+    for _ in range(200):
+        x = torch.rand(1, 3, 64, 96, generator=g)
+        with torch.inference_mode():
+            found.setdefault(int(model(x)["domain_logits"].argmax()), x)
+        if len(found) == 2:
+            return found[0], found[1]
+    pytest.fail("no input routed to each head")

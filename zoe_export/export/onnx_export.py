@@ -1,0 +1,326 @@
+"""``zoe-export onnx``: the reference model as ONNX that TensorRT and ONNX Runtime accept, verified.
+
+Stages (each logged with its time): trace (torch.export, dynamo ONNX exporter), fold (onnxscript
+optimiser, keeping each block's relative-position Gather), check (TensorRT op support and graph
+facts), save (atomic; external data over 2 GB), verify (ONNX Runtime against PyTorch on
+structured and random inputs). A failed check or verification leaves no file behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from .._files import atomic_output
+from .._log import log, stage
+from ..compare.metrics import PRECISIONS, compare_outputs
+from ..errors import ZoeExportError
+from ..runtime import OnnxrtRunner, TensorSpec, TorchRunner, import_onnxruntime
+from .graph_checks import check_tensorrt_support, graph_summary
+
+INPUT_FORMATS = ("float-nchw", "uint8-nhwc")
+INPUT_NAME = "image"
+#: protobuf's hard limit is 2 GiB; above this the weights go to a .data file beside the .onnx
+EXTERNAL_DATA_THRESHOLD = 2 * 1024**3 - 64 * 1024**2
+MAX_DYNAMIC_BATCH = 64
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    batch: int | None = 1  # None: a dynamic batch dimension
+    input_format: str = "float-nchw"
+    opset: int = 18
+    precision: str = "fp32"
+    verify: bool = True
+    external_data: bool | None = None  # None: only when the weights exceed the protobuf limit
+
+    def validate(self) -> None:
+        if self.input_format not in INPUT_FORMATS:
+            raise ZoeExportError(f"--input-format {self.input_format!r}: choose one of {', '.join(INPUT_FORMATS)}.")
+        if self.precision not in PRECISIONS:
+            raise ZoeExportError(
+                f"--precision {self.precision!r}: this version exports {', '.join(PRECISIONS)} "
+                f"(FP16 and INT8 graphs come with the precision stage)."
+            )
+        if self.opset < 17:
+            raise ZoeExportError(f"--opset {self.opset}: LayerNormalization needs opset 17 or newer (default 18).")
+        if self.batch is not None and not 1 <= self.batch <= MAX_DYNAMIC_BATCH:
+            raise ZoeExportError(f"--batch {self.batch}: use 1 to {MAX_DYNAMIC_BATCH}, or --dynamic-batch.")
+
+
+class ExportWrapper(nn.Module):
+    """The exported function: input format adapter, the model, outputs as a fixed tuple."""
+
+    def __init__(self, model: nn.Module, input_format: str):
+        super().__init__()
+        self.model, self.input_format = model, input_format
+        self.output_names = ["metric_depth"] + (["domain_logits"] if model.variant.head_type == "NK" else [])
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.input_format == "uint8-nhwc":
+            image = image.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+        out = self.model(image)
+        return tuple(out[name] for name in self.output_names)
+
+    def input_spec(self, batch: int | None) -> TensorSpec:
+        h, w = self.model.image_size
+        if self.input_format == "uint8-nhwc":
+            return TensorSpec(INPUT_NAME, np.dtype(np.uint8), (batch, h, w, 3))
+        return TensorSpec(INPUT_NAME, np.dtype(np.float32), (batch, 3, h, w))
+
+
+def default_output(model: nn.Module, options: ExportOptions) -> Path:
+    p = model.provenance
+    name = "zoed_" + p["variant"].lower().replace("-", "_")
+    if (p["height"], p["width"]) != tuple(model.variant.native_size):
+        name += f"_{p['height']}x{p['width']}"
+    if p.get("domain") not in (None, "auto"):
+        name += f"_{p['domain']}"
+    if options.input_format == "uint8-nhwc":
+        name += "_u8"
+    if options.batch is None:
+        name += "_dynbatch"
+    elif options.batch != 1:
+        name += f"_b{options.batch}"
+    return Path(name + ".onnx")
+
+
+# ----------------------------------------------------------------------------------------- inputs
+
+def verification_inputs(spec: TensorSpec, batch: int | None) -> dict[str, np.ndarray]:
+    """Structured and random inputs, as named batches the exported graph takes."""
+    from ..io.synthetic import demo_scene
+    from ..preprocess import resize_bilinear
+
+    _, *rest = spec.shape
+    h, w = (rest[1], rest[2]) if spec.dtype == np.float32 else (rest[0], rest[1])
+    scene = resize_bilinear(demo_scene().astype(np.float32) / 255.0, (h, w))
+    noise = np.random.default_rng([0, h, w]).random((h, w, 3)).astype(np.float32)
+    images = [scene, noise]
+    if spec.dtype == np.uint8:
+        images = [np.round(img * 255).astype(np.uint8) for img in images]
+    else:
+        images = [np.ascontiguousarray(img.transpose(2, 0, 1)) for img in images]
+    if batch is None:  # dynamic: one batch of both, and a single one
+        return {"batch": np.stack(images), "single": images[0][None]}
+    return {f"input{i}": np.stack([img] * batch) for i, img in enumerate(images)}
+
+
+# ----------------------------------------------------------------------------------------- stages
+
+def _check_writable(path: Path) -> None:
+    with atomic_output(path.with_name(path.name + ".probe")) as tmp:
+        tmp.write_bytes(b"")
+    path.with_name(path.name + ".probe").unlink()
+
+
+def _trace(wrapper: ExportWrapper, options: ExportOptions):
+    spec = wrapper.input_spec(options.batch)
+    example_batch = 2 if options.batch is None else options.batch  # batch 1 would be specialised
+    example = torch.zeros((example_batch, *spec.shape[1:]), dtype=torch.uint8 if spec.dtype == np.uint8 else torch.float32)
+    dynamic = ({0: torch.export.Dim("batch", min=1, max=MAX_DYNAMIC_BATCH)},) if options.batch is None else None
+    with warnings_filtered():
+        return torch.onnx.export(
+            wrapper, (example,), dynamo=True, input_names=[INPUT_NAME], output_names=wrapper.output_names,
+            dynamic_shapes=dynamic, opset_version=options.opset, optimize=False, verbose=False,
+        )
+
+
+@contextlib.contextmanager
+def warnings_filtered():
+    """Quiet the exporter's known-harmless chatter (scoped: the process-wide filters are restored)."""
+    import logging
+    import warnings
+
+    exporter_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping torchvision::nms"
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            yield
+    finally:
+        exporter_log.setLevel(level)
+
+
+def _keep_bias_gathers(node) -> bool | None:
+    """Constant-folding veto: the gathered (heads, N, N) biases must not become stored constants."""
+    if node.op_type == "Gather" and node.inputs and (node.inputs[0].name or "").endswith("grid_bias_table"):
+        return False
+    return None
+
+
+def _fold(program) -> None:
+    import onnxscript.optimizer
+
+    onnxscript.optimizer.optimize_ir(program.model, should_fold=_keep_bias_gathers)
+
+
+def _metadata(model: nn.Module, wrapper: ExportWrapper, options: ExportOptions) -> dict[str, str]:
+    import onnx
+
+    p, v = model.provenance, model.variant
+    spec = wrapper.input_spec(options.batch)
+    lo, hi = v.depth_range
+    fmt = lambda xs: ",".join(f"{x:g}" for x in xs)  # noqa: E731
+    return {
+        "zoe_export.version": __version__,
+        "variant": v.name,
+        "head_type": v.head_type,
+        "precision": options.precision,
+        "input_name": INPUT_NAME,
+        "input_format": options.input_format,
+        "input_shape": ",".join("N" if d is None else str(d) for d in spec.shape),
+        "height": str(p["height"]),
+        "width": str(p["width"]),
+        "batch": "dynamic" if options.batch is None else str(options.batch),
+        "depth_min": f"{lo:g}",
+        "depth_max": f"{p['max_depth'] if p.get('max_depth') is not None else hi:g}",
+        "max_depth": "" if p.get("max_depth") is None else f"{p['max_depth']:g}",
+        "domain": p.get("domain") or "",
+        "mean": fmt(v.preprocessing.mean),
+        "std": fmt(v.preprocessing.std),
+        "fit": p.get("fit", v.preprocessing.fit),
+        "outputs": ",".join(wrapper.output_names),
+        "weights": p["weights"],
+        "checkpoint_sha256": p.get("sha256", ""),
+        "random_seed": str(p["seed"]) if p["weights"] == "random" else "",
+        "opset": str(options.opset),
+        "torch_version": torch.__version__,
+        "onnx_version": onnx.__version__,
+    }
+
+
+def _save(program, folder: Path, name: str, external: bool) -> list[Path]:
+    import onnx_ir as ir
+
+    path = folder / name
+    if not external:
+        ir.save(program.model, path)
+        return [path]
+    from tqdm import tqdm
+
+    total = sum(v.const_value.nbytes for v in program.model.graph.initializers.values() if v.const_value is not None)
+    with tqdm(total=total, unit="B", unit_scale=True, desc=f"writing {name}.data", leave=False) as bar:
+        ir.save(program.model, path, external_data=name + ".data", callback=lambda tensor, info: bar.update(tensor.nbytes))
+    return [path, folder / (name + ".data")]
+
+
+def _verify(path: Path, inputs: dict[str, dict[str, np.ndarray]], references: dict[str, dict[str, np.ndarray]],
+            precision: str) -> dict:
+    tolerance = PRECISIONS[precision]
+    report, failures = {}, []
+    # The graph as written (what TensorRT parses), not ONNX Runtime's rewrite of it; this also keeps
+    # the session's peak memory near the weights' size (optimising a BEiT-L graph peaks at ~5 GB).
+    with OnnxrtRunner(path, graph_optimization="disabled") as runner:
+        for case, feed in inputs.items():
+            results = compare_outputs(runner.infer(feed), references[case], tolerance)
+            report[case] = {r.name: r.metrics for r in results}
+            failures += [f"{case}: {f}" for r in results for f in r.failures]
+    return {"passed": not failures, "tolerance": asdict(tolerance), "backend": "onnxruntime CPU, graph optimisations off",
+            "cases": report, "failures": failures}
+
+
+# ----------------------------------------------------------------------------------------- API
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], name: str, what: str):
+    """A logged stage whose duration lands in ``timings[name]``."""
+    start = time.perf_counter()
+    with stage(what):
+        yield
+    timings[name] = round(time.perf_counter() - start, 2)
+
+
+def preflight(output: str | Path | None, options: ExportOptions) -> None:
+    """Everything that can fail before the slow work: options, output path, onnxruntime."""
+    options.validate()
+    if output is not None:
+        if Path(output).suffix != ".onnx":
+            raise ZoeExportError(f"--output {output}: the file name must end in .onnx.")
+        _check_writable(Path(output))
+    if options.verify:
+        import_onnxruntime()
+
+
+def export_onnx(model: nn.Module, output: str | Path | None = None, options: ExportOptions | None = None) -> dict:
+    """Export a model from :func:`zoe_export.load_model` to ONNX and verify it; returns the manifest.
+
+    Writes ``output`` (default ``zoed_<variant>.onnx``), its external data if any, and
+    ``<output>.json`` (the manifest: provenance, graph summary, verification, timings).
+    """
+    options = options or ExportOptions()
+    output = Path(output) if output is not None else default_output(model, options)
+    preflight(output, options)
+    timings: dict[str, float] = {}
+    timed = functools.partial(_timed, timings)
+    wrapper = ExportWrapper(model, options.input_format).eval()
+    spec = wrapper.input_spec(options.batch)
+    inputs, references = {}, {}
+    if options.verify:
+        with timed("reference", "PyTorch reference outputs for verification"):
+            with TorchRunner(wrapper, [spec], wrapper.output_names) as runner:
+                for case, batch in verification_inputs(spec, options.batch).items():
+                    inputs[case] = {INPUT_NAME: batch}
+                    references[case] = runner.infer(inputs[case])
+    with timed("trace", f"tracing {model.variant.name} ({options.input_format}, batch {options.batch or 'dynamic'})"):
+        program = _trace(wrapper, options)
+    with timed("fold", "folding constants"):
+        _fold(program)
+    with timed("check", "checking the graph for TensorRT"):
+        check_tensorrt_support(program.model)
+        summary = graph_summary(program.model)
+        blocks = model.variant.encoder.depth
+        if summary["relative_position_gathers"] != blocks:
+            raise RuntimeError(f"expected {blocks} relative-position Gathers, found {summary['relative_position_gathers']}")
+    metadata = _metadata(model, wrapper, options)
+    program.model.metadata_props.update(metadata)
+    external = options.external_data
+    if external is None:
+        external = summary["initializer_bytes"] > EXTERNAL_DATA_THRESHOLD
+    folder = output.parent if str(output.parent) else Path(".")
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=folder) as tmp:
+        with timed("save", f"writing {output}" + (" with external data" if external else "")):
+            written = _save(program, Path(tmp), output.name, external)
+        del program, wrapper
+        gc.collect()
+        verification = None
+        if options.verify:
+            with timed("verify", "verifying with ONNX Runtime against PyTorch"):
+                verification = _verify(written[0], inputs, references, options.precision)
+            if not verification["passed"]:
+                raise ZoeExportError(
+                    f"verification failed, nothing written ({options.precision} bounds: REL <= "
+                    f"{verification['tolerance']['max_rel']:g}, delta1 >= {verification['tolerance']['min_delta1']:g}):\n  "
+                    + "\n  ".join(verification["failures"])
+                    + "\nReport this with the variant and options; --no-verify writes the file without the check."
+                )
+        for path in sorted(written, key=lambda p: p.suffix != ".data"):  # data first, then the graph
+            shutil.move(str(path), str(folder / path.name))
+    manifest = {
+        "file": output.name,
+        "external_data": output.name + ".data" if external else None,
+        "metadata": metadata,
+        "model": model.provenance,
+        "options": asdict(options),
+        "graph": summary,
+        "verification": verification,
+        "seconds": timings,
+    }
+    with atomic_output(output.with_name(output.name + ".json")) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    if verification:
+        worst = max((m["rel"] for case in verification["cases"].values() for name, m in case.items() if "rel" in m), default=0)
+        log.info("verified: worst REL %.2e over %d case(s)", worst, len(verification["cases"]))
+    return manifest

@@ -1,0 +1,76 @@
+"""The ONNX Runtime backend (CPU by default)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ZoeExportError
+from .base import Runner, TensorSpec
+
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8,
+              "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ZoeExportError(
+            "onnxruntime is not installed: pip install 'zoe-export[cpu]' (or '[gpu]' for onnxruntime-gpu), "
+            "or pass --no-verify to skip the ONNX Runtime check."
+        ) from exc
+    return onnxruntime
+
+
+class OnnxrtRunner(Runner):
+    """ONNX Runtime session over an ONNX file (single file or with external data beside it).
+
+    ``graph_optimization`` is ONNX Runtime's level ("all" as users run it, "disabled" to run the
+    graph exactly as written, which FP16 emulation needs). The memory arena is off by default:
+    verification runs a few large calls, where the arena only raises the peak.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None, graph_optimization: str = "all",
+                 threads: int | None = None, memory_arena: bool = False):
+        super().__init__()
+        self.path = Path(path)
+        self.providers = providers or ["CPUExecutionProvider"]
+        self.graph_optimization, self.threads, self.memory_arena = graph_optimization, threads, memory_arena
+        self.session = None
+
+    def _activate(self) -> None:
+        ort = import_onnxruntime()
+        if not self.path.is_file():
+            raise ZoeExportError(f"ONNX file {self.path} does not exist.")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = {
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        }[self.graph_optimization]
+        options.enable_cpu_mem_arena = self.memory_arena
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=self.providers)
+        except Exception as exc:  # ORT raises its own exception types for unreadable models
+            raise ZoeExportError(f"ONNX Runtime cannot load {self.path}: {exc}") from exc
+
+    def input_specs(self) -> list[TensorSpec]:
+        if self.session is None:
+            self.activate()
+        return [
+            TensorSpec(i.name, np.dtype(_ORT_TYPES.get(i.type, np.float32)),
+                       tuple(d if isinstance(d, int) else None for d in i.shape))
+            for i in self.session.get_inputs()
+        ]
+
+    def _infer(self, feed_dict: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [o.name for o in self.session.get_outputs()]
+        return dict(zip(names, self.session.run(names, feed_dict)))
+
+    def _deactivate(self) -> None:
+        self.session = None
