@@ -81,6 +81,15 @@ def _report(summary: dict) -> None:
         print(f"wrote    {path}  ({name})")
 
 
+def _depth_pictures(model, image, out_dir: Path, stem: str, args):
+    """PyTorch depth of ``image`` with the infer() recipe, written as pictures; returns the depth."""
+    args.fit = args.fit or model.provenance["fit"]
+    start = time.perf_counter()
+    depth = _predict(model, image, args)
+    _report(_write_outputs(out_dir, stem, image, depth, model.provenance, time.perf_counter() - start))
+    return depth
+
+
 def _add_predict_options(p: argparse.ArgumentParser, output: str) -> None:
     p.add_argument("--output", default=output, help=f"output folder (default: {output})")
     p.add_argument("--fit", choices=("stretch", "letterbox"), default=None,
@@ -98,12 +107,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     image = images.read_image(args.image)
     with stage(f"loading {args.variant}"):
         model = load_model_from_args(args)
-    args.fit = args.fit or model.provenance["fit"]
-    start = time.perf_counter()
-    depth = _predict(model, image, args)
-    summary = _write_outputs(Path(args.output), Path(args.image).stem, image, depth, model.provenance,
-                             time.perf_counter() - start)
-    _report(summary)
+    _depth_pictures(model, image, Path(args.output), Path(args.image).stem, args)
     return 0
 
 
@@ -131,13 +135,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     image = images.read_image(args.image) if args.image else synthetic.demo_scene()
     with stage(f"loading {variant.name}"):
         model = load_model_from_args(args)
-    args.fit = args.fit or model.provenance["fit"]
-    start = time.perf_counter()
-    depth = _predict(model, image, args)
     stem = Path(args.image).stem if args.image else "demo_scene"
     out_dir = Path(args.output)
-    summary = _write_outputs(out_dir, stem, image, depth, model.provenance, time.perf_counter() - start)
-    _report(summary)
+    depth = _depth_pictures(model, image, out_dir, stem, args)
     if args.export:
         _demo_export(model, image, depth, out_dir, stem, args)
     return 0
