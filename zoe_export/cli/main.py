@@ -17,25 +17,20 @@ from pathlib import Path
 from .args import add_common_args, add_model_args, check_weight_flags, cli_entry, load_model_from_args
 
 
-def _depth_fn(model):
-    """numpy (B, 3, H, W) -> numpy (B, 1, H, W) metres through the PyTorch model."""
-    import torch
-
-    def run(batch):
-        with torch.inference_mode():
-            return model(torch.from_numpy(batch))["metric_depth"].numpy()
-
-    return run
-
-
 def _predict(model, image, args):
+    import numpy as np
+
     from .. import preprocess
     from .._log import stage
+    from ..runtime import TensorSpec, TorchRunner
 
-    size = (model.provenance["height"], model.provenance["width"])
+    size = model.image_size
     runs = "original + flipped" if args.flip else "one pass"
-    with stage(f"running {model.provenance['variant']} at {size[0]}x{size[1]} ({runs})"):
-        return preprocess.predict(_depth_fn(model), image, size, fit=args.fit, pad_input=args.pad, flip=args.flip)
+    spec = TensorSpec("image", np.dtype(np.float32), (None, 3, *size))
+    with stage(f"running {model.provenance['variant']} at {size[0]}x{size[1]} ({runs})"), \
+            TorchRunner(model, [spec]) as runner:
+        run = lambda batch: runner.infer({"image": batch})["metric_depth"]  # noqa: E731
+        return preprocess.predict(run, image, size, fit=args.fit, pad_input=args.pad, flip=args.flip)
 
 
 def _write_outputs(out_dir: Path, stem: str, image, depth, provenance: dict, seconds: float) -> dict:

@@ -7,8 +7,6 @@ name; :func:`check_tensorrt_support` turns them into one error.
 from __future__ import annotations
 
 import collections
-from pathlib import Path
-
 import onnx_ir as ir
 
 from ..errors import ZoeExportError
@@ -104,8 +102,3 @@ def graph_summary(model: ir.Model) -> dict:
         "largest_initializer_bytes": int(largest),
         "relative_position_gathers": bias_gathers(model),
     }
-
-
-def check_file(path: str | Path) -> list[str]:
-    """TensorRT problems of an ONNX file on disk (external data is not read)."""
-    return tensorrt_problems(ir.load(str(path)))

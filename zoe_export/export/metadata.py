@@ -7,14 +7,6 @@ import onnx
 
 from ..errors import ZoeExportError
 
-#: every key zoe-export writes; values are strings (lists comma-separated)
-KEYS = (
-    "zoe_export.version", "variant", "head_type", "precision", "input_name", "input_format", "input_shape",
-    "height", "width", "batch", "depth_min", "depth_max", "max_depth", "domain", "mean", "std", "fit",
-    "outputs", "weights", "checkpoint_sha256", "random_seed", "opset", "torch_version", "onnx_version",
-)
-
-
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The ``metadata_props`` of an ONNX file (without reading its weights)."""
     model = load_onnx(path, load_external_data=False)

@@ -98,17 +98,15 @@ def default_output(model: nn.Module, options: ExportOptions) -> Path:
 
 # ----------------------------------------------------------------------------------------- inputs
 
-def verification_inputs(spec: TensorSpec, batch: int | None) -> dict[str, np.ndarray]:
+def verification_inputs(h: int, w: int, input_format: str, batch: int | None) -> dict[str, np.ndarray]:
     """Structured and random inputs, as named batches the exported graph takes."""
     from ..io.synthetic import demo_scene
     from ..preprocess import resize_bilinear
 
-    _, *rest = spec.shape
-    h, w = (rest[1], rest[2]) if spec.dtype == np.float32 else (rest[0], rest[1])
     scene = resize_bilinear(demo_scene().astype(np.float32) / 255.0, (h, w))
     noise = np.random.default_rng([0, h, w]).random((h, w, 3)).astype(np.float32)
     images = [scene, noise]
-    if spec.dtype == np.uint8:
+    if input_format == "uint8-nhwc":
         images = [np.round(img * 255).astype(np.uint8) for img in images]
     else:
         images = [np.ascontiguousarray(img.transpose(2, 0, 1)) for img in images]
@@ -271,7 +269,7 @@ def export_onnx(model: nn.Module, output: str | Path | None = None, options: Exp
     if options.verify:
         with timed("reference", "PyTorch reference outputs for verification"):
             with TorchRunner(wrapper, [spec], wrapper.output_names) as runner:
-                for case, batch in verification_inputs(spec, options.batch).items():
+                for case, batch in verification_inputs(*model.image_size, options.input_format, options.batch).items():
                     inputs[case] = {INPUT_NAME: batch}
                     references[case] = runner.infer(inputs[case])
     with timed("trace", f"tracing {model.variant.name} ({options.input_format}, batch {options.batch or 'dynamic'})"):

@@ -60,8 +60,6 @@ class OnnxrtRunner(Runner):
             raise ZoeExportError(f"ONNX Runtime cannot load {self.path}: {exc}") from exc
 
     def input_specs(self) -> list[TensorSpec]:
-        if self.session is None:
-            self.activate()
         return [
             TensorSpec(i.name, np.dtype(_ORT_TYPES.get(i.type, np.float32)),
                        tuple(d if isinstance(d, int) else None for d in i.shape))
