@@ -1,6 +1,8 @@
 """Test helpers shared across test folders (tests/ is on sys.path: pytest pythonpath in pyproject.toml)."""
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from zoe_export.models import load_model
 
@@ -30,3 +32,15 @@ def inputs_routed_apart(model):
         if len(found) == 2:
             return found[0], found[1]
     pytest.fail("no input routed to each head")
+
+
+def write_images(folder, count, seed=0):
+    """Photos-like random images of varied sizes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        h, w = (int(v) for v in rng.integers(40, 200, 2))
+        smooth = np.cumsum(rng.normal(size=(h, w, 3)), axis=1)
+        image = (smooth - smooth.min()) / (np.ptp(smooth) + 1e-9) * 255
+        Image.fromarray(image.astype(np.uint8)).save(folder / f"img{i:02d}.png")
+    return folder

@@ -71,7 +71,8 @@ def test_onnx_command_exports_and_reports_verification(tmp_path, capsys):
     (["--variant", "test-NK", "--max-depth", "80"], "unbounded"),
     (["--variant", "test-K", "--height", "100"], "multiples of 32"),
     (["--variant", "M12-M"], "Did you mean"),
-    (["--variant", "test-N", "--precision", "fp16"], "precision stage"),
+    (["--variant", "test-N", "--precision", "int8"], "needs a calibration set"),
+    (["--variant", "test-N", "--precision", "fp16", "--max-rel-drift", "0.01"], "INT8 options"),
 ])
 def test_onnx_command_rejects_bad_options_before_working(argv, message, tmp_path, capsys):
     assert main(["onnx", *argv, "--random-weights", "--output", str(tmp_path / "x.onnx")]) == 1
@@ -89,3 +90,54 @@ def test_onnx_command_rejects_a_checkpoint_of_another_variant(tmp_path, capsys):
     rc = main(["onnx", "--variant", "test-N", "--checkpoint", str(tmp_path / "k.pt"), "--output", str(tmp_path / "x.onnx")])
     assert rc == 1 and "looks like a test-K checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_calib_command_builds_a_set_and_says_how_long_calibration_takes(tmp_path, capsys):
+    from helpers import write_images
+
+    images = write_images(tmp_path / "photos", 5)
+    (images / "bad.jpg").write_bytes(b"nope")
+    out = tmp_path / "set"
+    assert main(["calib", "--images", str(images), "--variant", "test-N", "--count", "4", "--min-count", "2",
+                 "--output", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "calibrating on this CPU will take about" in captured.err
+    assert "4 samples of float32[3, 64, 96]" in captured.out
+    assert (out / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--variant", "test-N"], "give --images DIR"),
+    (["--variant", "test-N", "--images", "nowhere"], "not a folder"),
+    (["--variant", "test-N", "--images", "."], "no images found"),
+    (["--variant", "M12-Q", "--images", "."], "Did you mean"),
+])
+def test_calib_command_refuses_bad_input(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["calib", *argv, "--output", str(tmp_path / "set")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "set").exists()
+
+
+def test_calib_synthetic_then_onnx_int8_end_to_end(tmp_path, capsys):
+    calib = tmp_path / "set"
+    assert main(["calib", "--synthetic", "6", "--variant", "test-N", "--count", "6", "--min-count", "4",
+                 "--output", str(calib)]) == 0
+    out = tmp_path / "n_int8.onnx"
+    assert main(["onnx", "--variant", "test-N", "--random-weights", "--precision", "int8", "--calib", str(calib),
+                 "--calib-method", "max", "--max-rel-drift", "0.05", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "int8 passed" in printed and "nodes in INT8" in printed
+    assert out.is_file() and (tmp_path / "n_int8.onnx.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n_int8.onnx", "n_int8.onnx.json", "n_int8.onnx.parity.png", "set"]
+
+
+def test_onnx_fp16_command_reports_islands_and_parity(tmp_path, capsys):
+    out = tmp_path / "nk_fp16.onnx"
+    assert main(["onnx", "--variant", "test-NK", "--random-weights", "--precision", "fp16", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "verify   passed" in printed  # the FP32 export is verified first
+    assert "fp16 passed" in printed and "FP32 islands (layer_norm" in printed
+    manifest = json.loads((tmp_path / "nk_fp16.onnx.json").read_text())
+    assert manifest["reference"] == "PyTorch (FP32)" and manifest["parity"]["passed"]

@@ -130,7 +130,7 @@ def test_missing_onnxruntime_names_the_extra(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("options,match", [
-    (ExportOptions(precision="int8"), "precision stage"),
+    (ExportOptions(precision="int8"), "export writes FP32"),
     (ExportOptions(input_format="rgb"), "choose one of"),
     (ExportOptions(opset=16), "opset 17"),
 ])

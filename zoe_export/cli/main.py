@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import ZoeExportError
 from .args import add_common_args, add_model_args, check_weight_flags, cli_entry, load_model_from_args
 
 
@@ -168,26 +169,134 @@ def _demo_export(model, image, torch_depth, out_dir: Path, stem: str, args) -> N
     print(f"wrote    {out_dir / f'{stem}_onnx_parity.png'}  (input | PyTorch | ONNX Runtime | error)")
 
 
+def _precision_options(args: argparse.Namespace):
+    from ..precision import PrecisionOptions
+
+    keep = None if args.keep_precision is None else tuple(p for p in args.keep_precision if p != "none")
+    options = PrecisionOptions(
+        precision=args.precision, calib=args.calib, calib_method=args.calib_method, keep_precision=keep,
+        high_precision=args.high_precision, max_rel_drift=args.max_rel_drift, holdout=args.holdout, verify=args.verify,
+        backend=args.backend,
+    )
+    options.validate()
+    if options.calib is not None:
+        from ..calib import CalibrationSet
+
+        CalibrationSet(options.calib).split(options.holdout)  # readable, and big enough, before the slow part
+    return options
+
+
 def cmd_onnx(args: argparse.Namespace) -> int:
+    import tempfile
+
     from .._log import stage
-    from ..export import ExportOptions, export_onnx, preflight
+    from ..export import ExportOptions, default_output, export_onnx, preflight
     from ..models import ModelOptions, get_variant
 
     options = ExportOptions(
         batch=None if args.dynamic_batch else args.batch,
         input_format=args.input_format,
         opset=args.opset,
-        precision=args.precision,
         verify=args.verify,
         external_data=True if args.external_data else None,
     )
     ModelOptions.resolve(get_variant(args.variant), args.height, args.width, args.max_depth, args.domain)
     check_weight_flags(args)
+    precision = _precision_options(args) if args.precision != "fp32" else None
     preflight(args.output, options)  # fail before the slow part
     with stage(f"building {args.variant} and loading its weights"):
         model = load_model_from_args(args)
-    _report_export(export_onnx(model, args.output, options))
+    if precision is None:
+        _report_export(export_onnx(model, args.output, options))
+        return 0
+    from .._memory import free_module
+    from ..export import ExportWrapper
+    from ..precision import convert_precision, default_precision_output, parity_inputs
+    from ..runtime import TorchRunner
+
+    output = Path(args.output) if args.output else default_precision_output(default_output(model, options), args.precision)
+    with tempfile.TemporaryDirectory(prefix="zoe-fp32-") as tmp:
+        fp32 = Path(tmp) / default_output(model, options).name
+        _report_export(export_onnx(model, fp32, options))
+        wrapper = ExportWrapper(model, options.input_format).eval()
+        with stage("PyTorch reference outputs for the precision parity"), \
+                TorchRunner(wrapper, [wrapper.input_spec(options.batch)], wrapper.output_names) as runner:
+            references = {case: runner.infer(feed) for case, feed in parity_inputs(fp32, precision).items()}
+        free_module(model)  # the converter needs the memory
+        del model, wrapper, runner
+        manifest = convert_precision(fp32, output, precision, reference=references, reference_name="PyTorch (FP32)")
+    _report_precision(manifest)
     return 0
+
+
+def _report_precision(manifest: dict) -> None:
+    parity = manifest["parity"]
+    if "plan" in manifest:
+        plan = manifest["plan"]
+        islands = ", ".join(f"{i['name']} {i['nodes']}" for i in plan["islands"])
+        print(f"fp16     {plan['fp16_nodes']} nodes in FP16, {plan['fp32_nodes']} in FP32 islands ({islands})")
+        other = manifest["parity_onnxruntime_fp16_graph"]["overall"]
+        print(f"fp16     the FP16 graph as ONNX Runtime CPU runs it (in FP32 inside): REL {other['rel']:.2e}")
+    else:
+        print(f"int8     {manifest['quantized_nodes']} nodes in INT8 ({', '.join(manifest['int8_groups'])}), "
+              f"{manifest['kept_nodes']} kept in {manifest['high_precision']}; Q/DQ {manifest['qdq_nodes']}")
+        c = manifest["calibration"]
+        print(f"calib    {c['set']} (id {c['id']}): {c['samples']} samples, {c['method']}, {c['seconds']:.0f} s")
+    print(f"convert  {manifest['converter']}")
+    print(f"wrote    {manifest['file']} and {manifest['file']}.json (REL {parity['overall']['rel']:.2e} against "
+          f"{manifest['reference']}; {manifest['seconds']:.0f} s)")
+
+
+def cmd_calib(args: argparse.Namespace) -> int:
+    import contextlib
+    import tempfile
+
+    from .._log import log
+    from ..calib import SetSpec, build_calibration_set, estimate_calibration_seconds
+    from ..export import INPUT_FORMATS
+    from ..models import ModelOptions, get_variant
+
+    variant = get_variant(args.variant)
+    resolved = ModelOptions.resolve(variant, args.height, args.width, None, "auto")
+    if args.input_format not in INPUT_FORMATS:
+        raise ZoeExportError(f"--input-format {args.input_format!r}: choose one of {', '.join(INPUT_FORMATS)}.")
+    if not args.images and not args.video and not args.synthetic:
+        raise ZoeExportError("give --images DIR and/or --video FILE: the photos or footage the model will see "
+                             "(or --synthetic N for a smoke run on generated scenes).")
+    spec = SetSpec(resolved.height, resolved.width, args.input_format, args.fit or variant.preprocessing.fit, args.pad)
+    seconds = estimate_calibration_seconds(args.count, spec.height, spec.width, tiny=variant.tiny)
+    log.info("%d samples for %s at %dx%d: calibrating on this CPU will take about %s "
+             "(a GPU: minutes). --count 16 is enough for a first CPU run.",
+             args.count, variant.name, spec.height, spec.width, _duration(seconds))
+    with contextlib.ExitStack() as stack:
+        images = args.images
+        if args.synthetic:
+            images = stack.enter_context(tempfile.TemporaryDirectory(prefix="zoe-synthetic-"))
+            _write_synthetic(Path(images), args.synthetic, args.seed)
+        manifest = build_calibration_set(args.output, spec, images=images, videos=tuple(args.video or ()),
+                                         count=args.count, seed=args.seed, min_count=args.min_count, variant=variant.name)
+    print(f"wrote    {args.output}: {manifest['count']} samples of {manifest['dtype']}{manifest['shape']} "
+          f"({spec.input_format}, fit {spec.fit}, id {manifest['id']}), {len(manifest['skipped'])} skipped")
+    for item in manifest["skipped"]:
+        print(f"skipped  {item['source']}: {item['reason']}")
+    return 0
+
+
+def _write_synthetic(folder: Path, count: int, seed: int) -> None:
+    from .._log import log
+    from ..io import images, synthetic
+
+    log.warning("generating %d synthetic scenes (smoke runs only: calibrate on real footage for real use)", count)
+    for index, scene in enumerate(synthetic.scene_variants(count, seed)):
+        images.write_image(folder / f"synthetic_{index:04d}.png", scene)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _report_export(manifest: dict) -> None:
@@ -252,11 +361,49 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--input-format", choices=("float-nchw", "uint8-nhwc"), default="float-nchw",
                    help="float32 [N,3,H,W] RGB in [0,1] (default), or raw uint8 [N,H,W,3] frames")
     g.add_argument("--opset", type=int, default=18, help="ONNX opset, at least 17 (default 18)")
-    g.add_argument("--precision", default="fp32", help="fp32 (FP16/INT8 come with the precision stage)")
-    g.add_argument("--no-verify", dest="verify", action="store_false", help="skip the ONNX Runtime parity check")
+    g.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="skip the ONNX Runtime parity checks (FP32 export, and FP16/INT8 bounds)")
     g.add_argument("--external-data", action="store_true",
                    help="weights in a .data file beside the .onnx even under the 2 GB protobuf limit")
+    q = p.add_argument_group("precision (FP16 / INT8 graphs, converted from the verified FP32 export)")
+    q.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
+                   help="fp32 (default); fp16 with FP32 islands; int8 Q/DQ (needs --calib)")
+    q.add_argument("--calib", metavar="DIR", help="calibration set from zoe-export calib (INT8)")
+    q.add_argument("--calib-method", choices=("entropy", "max"), default="entropy",
+                   help="activation ranges: entropy (KL, 2048-bin histograms; default) or max")
+    q.add_argument("--keep-precision", nargs="+", metavar="PATTERN",
+                   help="fnmatch patterns on '<module path>/<node>' kept out of INT8, replacing the defaults "
+                        "(BEiT attention, patch embedding, metric head); 'none' quantizes every Conv/MatMul")
+    q.add_argument("--high-precision", choices=("fp32", "fp16"), default="fp32",
+                   help="what the INT8 graph runs elsewhere: fp32 (CPU, default) or fp16 (TensorRT)")
+    q.add_argument("--max-rel-drift", type=float, metavar="REL",
+                   help="INT8 accuracy budget: keep the fewest layer groups out of INT8 so that REL on held-out "
+                        "calibration samples stays within it (e.g. 0.01)")
+    q.add_argument("--holdout", type=int, default=2,
+                   help="calibration samples held out to measure INT8 drift (default 2)")
+    q.add_argument("--backend", choices=("auto", "modelopt", "builtin"), default="auto",
+                   help="converter: NVIDIA Model Optimizer (AutoCast, INT8 quantizer) when installed (auto), or the "
+                        "builtin one (our FP16 converter, ONNX Runtime's QDQ quantizer); both get the same islands, "
+                        "INT8 selection and calibrated ranges")
     p.set_defaults(func=cmd_onnx)
+
+    p = sub.add_parser("calib", help="a calibration set: images/video frames preprocessed for a model input")
+    add_common_args(p)
+    p.add_argument("--images", metavar="DIR", help="folder of images (searched recursively)")
+    p.add_argument("--video", nargs="+", metavar="FILE", help="videos to sample frames from (needs OpenCV)")
+    p.add_argument("--synthetic", type=int, metavar="N", help="N generated scenes instead of photos (smoke runs)")
+    p.add_argument("--variant", required=True, help="the model the set is for (its input size and fit)")
+    p.add_argument("--height", type=int, help="model input height (default: the variant's)")
+    p.add_argument("--width", type=int, help="model input width (default: the variant's)")
+    p.add_argument("--input-format", choices=("float-nchw", "uint8-nhwc"), default="float-nchw",
+                   help="as the graph was exported (default float-nchw)")
+    p.add_argument("--fit", choices=("stretch", "letterbox"), default=None, help="default: the variant's (stretch)")
+    p.add_argument("--no-pad", dest="pad", action="store_false", help="skip the official reflect padding")
+    p.add_argument("--count", type=int, default=500, help="samples to pick (default 500; 16 for a quick CPU run)")
+    p.add_argument("--min-count", type=int, default=8, help="fewer usable images than this is an error (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the deterministic pick (default 0)")
+    p.add_argument("--output", required=True, metavar="DIR", help="the set's folder, e.g. calib/indoor")
+    p.set_defaults(func=cmd_calib)
 
     p = sub.add_parser("variants", help="list the models this toolkit knows")
     p.add_argument("--all", action="store_true", help="include the toy-width test variants")

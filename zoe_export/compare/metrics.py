@@ -62,8 +62,13 @@ class Tolerance:
 
 #: FP32: a different summation order lands at REL ~1e-7; 1e-5 leaves room for kernel choices
 #: (ONNX Runtime fuses and re-orders) and still catches any formula change (>= 1e-4 here).
+#: FP16 (measured on the emulation, FP32 islands): the storage rounding of BEiT-L's activations
+#: lands near REL 1e-4..1e-3; 2e-3 and delta1 0.9999 are the targets this toolkit promises.
+#: INT8: REL is the budget the user asks for (--max-rel-drift); the router must still agree.
 PRECISIONS: dict[str, Tolerance] = {
     "fp32": Tolerance(max_rel=1e-5, min_delta1=1.0, max_logit_rel=1e-4),
+    "fp16": Tolerance(max_rel=2e-3, min_delta1=0.9999, max_logit_rel=1e-2),
+    "int8": Tolerance(max_rel=float("inf"), min_delta1=0.0, max_logit_rel=5e-2),
 }
 
 

@@ -48,10 +48,10 @@ class ExportOptions:
     def validate(self) -> None:
         if self.input_format not in INPUT_FORMATS:
             raise ZoeExportError(f"--input-format {self.input_format!r}: choose one of {', '.join(INPUT_FORMATS)}.")
-        if self.precision not in PRECISIONS:
+        if self.precision != "fp32":
             raise ZoeExportError(
-                f"--precision {self.precision!r}: this version exports {', '.join(PRECISIONS)} "
-                f"(FP16 and INT8 graphs come with the precision stage)."
+                f"precision {self.precision!r}: the export writes FP32; FP16 and INT8 graphs are converted from it "
+                "(zoe-export onnx --precision fp16|int8, or zoe_export.precision.convert_precision)."
             )
         if self.opset < 17:
             raise ZoeExportError(f"--opset {self.opset}: LayerNormalization needs opset 17 or newer (default 18).")

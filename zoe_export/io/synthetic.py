@@ -118,3 +118,25 @@ def demo_scene(height: int = 480, width: int = 640) -> np.ndarray:
     distance = t * np.linalg.norm(rays, axis=-1)
     rgb = _shade(normal, colour, distance)
     return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def scene_variants(count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` varied photos of the demo room (size, crop, mirror, exposure, white balance, noise).
+
+    Structured inputs for smoke runs when no real images are given (``zoe-export calib
+    --synthetic``); deterministic for a seed. Not a substitute for the footage a model will see.
+    """
+    rng = np.random.default_rng([seed, count])
+    scenes = []
+    for _ in range(count):
+        height, width = int(rng.integers(300, 600)), int(rng.integers(400, 800))
+        image = demo_scene(height, width).astype(np.float32) / 255.0
+        crop_h, crop_w = int(height * rng.uniform(0.7, 1.0)), int(width * rng.uniform(0.7, 1.0))
+        top, left = int(rng.integers(0, height - crop_h + 1)), int(rng.integers(0, width - crop_w + 1))
+        image = image[top:top + crop_h, left:left + crop_w]
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        image = image ** rng.uniform(0.7, 1.5) * rng.uniform(0.6, 1.3) * rng.uniform(0.9, 1.1, size=3)
+        image = image + rng.normal(0.0, rng.uniform(0.0, 0.03), size=image.shape)
+        scenes.append(np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8))
+    return scenes

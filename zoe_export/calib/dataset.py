@@ -1,0 +1,340 @@
+"""Build and read calibration sets.
+
+A set is a folder: ``manifest.json`` (sources with their sha256, preprocessing, input size and
+format, count, the set's id) and ``shard_NNNNN.npy`` arrays of model inputs, ready to feed. Sets
+are built deterministically (same files, same seed: same set, same id) and read lazily
+(memory-mapped shards, one sample at a time), so calibrating on hundreds of full-size inputs
+never holds them all in memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from .._log import log
+from ..errors import ZoeExportError
+
+FORMAT = "zoe-export calibration set"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
+SHARD_SIZE = 64
+INPUT_NAME = "image"
+#: measured: one full-size M12-N forward at 384x512 on 2 CPU cores (torch 2.13) takes ~5.4 s; a
+#: calibration forward also writes every calibrated activation out, about twice that.
+CPU_SECONDS_PER_SAMPLE = 10.0
+_FULL_SIZE_PIXELS = 384 * 512
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    """What every sample of a set is: the model input it was preprocessed for."""
+
+    height: int
+    width: int
+    input_format: str = "float-nchw"  # or "uint8-nhwc"
+    fit: str = "stretch"
+    pad_input: bool = True  # the official infer()'s reflect padding, as zoe-export predict does
+
+    def sample_shape(self) -> tuple[int, ...]:
+        if self.input_format == "uint8-nhwc":
+            return (self.height, self.width, 3)
+        return (3, self.height, self.width)
+
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8 if self.input_format == "uint8-nhwc" else np.float32)
+
+
+def estimate_calibration_seconds(count: int, height: int, width: int, tiny: bool = False) -> float:
+    """Rough CPU time to calibrate a full-size model on ``count`` samples on this machine."""
+    if tiny:
+        return count * 0.05
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return count * CPU_SECONDS_PER_SAMPLE * (height * width / _FULL_SIZE_PIXELS) * (2 / cores)
+
+
+# ------------------------------------------------------------------------------------ sources
+
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    frame: int | None = None  # a video frame
+
+    def label(self, root: Path | None) -> str:
+        name = str(self.path.relative_to(root)) if root and self.path.is_relative_to(root) else str(self.path)
+        return name if self.frame is None else f"{name}#frame{self.frame}"
+
+
+def _image_sources(folder: Path) -> list[_Source]:
+    if not folder.is_dir():
+        raise ZoeExportError(f"--images {folder}: not a folder; pass a folder of images.")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return [_Source(p) for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def _import_cv2():
+    try:
+        import cv2
+    except ImportError as exc:
+        raise ZoeExportError("reading --video needs OpenCV: pip install opencv-python-headless (or zoe-export[video])") from exc
+    return cv2
+
+
+def _video_sources(video: Path, stride: int) -> list[_Source]:
+    cv2 = _import_cv2()
+    if not video.is_file():
+        raise ZoeExportError(f"--video {video} does not exist.")
+    capture = cv2.VideoCapture(str(video))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    if frames <= 0:
+        raise ZoeExportError(f"--video {video}: OpenCV reads no frames from it (unsupported codec?).")
+    return [_Source(video, i) for i in range(0, frames, stride)]
+
+
+def _read_video_frame(source: _Source) -> np.ndarray:
+    cv2 = _import_cv2()
+    capture = cv2.VideoCapture(str(source.path))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, source.frame)
+    ok, frame = capture.read()
+    capture.release()
+    if not ok:
+        raise ValueError(f"frame {source.frame} cannot be decoded")
+    return frame[:, :, ::-1].copy()  # BGR -> RGB
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _preprocess(image: np.ndarray, spec: SetSpec) -> np.ndarray:
+    """Exactly what inference feeds the graph (see ``zoe_export.preprocess.prepare``)."""
+    from ..preprocess import prepare
+
+    batch = prepare(image, (spec.height, spec.width), fit=spec.fit, pad_input=spec.pad_input).batch[0]
+    if spec.input_format == "uint8-nhwc":
+        return np.clip(np.round(batch.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
+    return batch
+
+
+# ------------------------------------------------------------------------------------ build
+
+def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Path | None = None,
+                          videos: tuple[str | Path, ...] = (), count: int = 500, seed: int = 0,
+                          min_count: int = 8, video_stride: int = 30, variant: str | None = None,
+                          progress: bool = True) -> dict:
+    """Pick ``count`` sources deterministically, preprocess them for ``spec``, write the set.
+
+    Unreadable files are skipped and listed in the manifest. Fewer than ``min_count`` usable
+    sources is an error that says how many were found. Returns the manifest.
+    """
+    from tqdm import tqdm
+
+    from ..io.images import read_image
+
+    if count < 1 or min_count < 1:
+        raise ZoeExportError("--count and --min-count must be at least 1.")
+    root = Path(images) if images is not None else None
+    candidates = _image_sources(root) if root is not None else []
+    for video in videos:
+        candidates += _video_sources(Path(video), video_stride)
+    if not candidates:
+        where = f"{root}" if root is not None else "the given videos"
+        raise ZoeExportError(f"no images found in {where} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}); "
+                             "pass --images DIR with photos like the ones the model will see.")
+    order = np.random.default_rng(seed).permutation(len(candidates))
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    chosen, skipped, shards, pending = [], [], [], []
+    tmp = tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent)
+    try:
+        bar = tqdm(total=min(count, len(candidates)), desc="calibration set", unit="img", disable=not progress)
+        for index in order:
+            if len(chosen) == count:
+                break
+            source = candidates[index]
+            try:
+                image = read_image(source.path) if source.frame is None else _read_video_frame(source)
+                sample = _preprocess(image, spec)
+            except (ZoeExportError, ValueError, OSError) as exc:
+                skipped.append({"source": source.label(root), "reason": str(exc).splitlines()[0]})
+                continue
+            chosen.append({"source": source.label(root), "sha256": _file_sha256(source.path),
+                           **({"frame": source.frame} if source.frame is not None else {})})
+            pending.append(sample)
+            bar.update(1)
+            if len(pending) == SHARD_SIZE:
+                shards.append(_write_shard(Path(tmp), len(shards), pending))
+                pending = []
+        bar.close()
+        if pending:
+            shards.append(_write_shard(Path(tmp), len(shards), pending))
+        if len(chosen) < min_count:
+            raise ZoeExportError(
+                f"only {len(chosen)} usable image(s) found ({len(skipped)} unreadable, {len(candidates)} candidates); "
+                f"a calibration set needs at least {min_count} (--min-count). Add images to the folder."
+            )
+        if len(chosen) < count:
+            log.warning("only %d usable images for --count %d: the set holds %d", len(chosen), count, len(chosen))
+        for item in skipped:
+            log.warning("skipped %s: %s", item["source"], item["reason"])
+        manifest = _manifest(spec, chosen, skipped, shards, seed, variant, root, videos)
+        (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        _replace_folder(Path(tmp), output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _write_shard(folder: Path, index: int, samples: list[np.ndarray]) -> dict:
+    name = f"shard_{index:05d}.npy"
+    np.save(folder / name, np.stack(samples))
+    return {"file": name, "count": len(samples), "sha256": _file_sha256(folder / name)}
+
+
+def _manifest(spec: SetSpec, chosen: list, skipped: list, shards: list, seed: int, variant: str | None,
+              root: Path | None, videos: tuple) -> dict:
+    identity = json.dumps({"spec": asdict(spec), "sources": [(c["source"], c["sha256"]) for c in chosen]}, sort_keys=True)
+    return {
+        "format": FORMAT,
+        "version": 1,
+        "id": hashlib.sha256(identity.encode()).hexdigest()[:16],
+        "input_name": INPUT_NAME,
+        **asdict(spec),
+        "shape": list(spec.sample_shape()),
+        "dtype": spec.dtype().name,
+        "count": len(chosen),
+        "seed": seed,
+        "variant": variant,
+        "preprocessing": "zoe_export.preprocess.prepare: reflect padding (official infer), resize to the input "
+                         "size; RGB in [0,1] (float-nchw) or rounded to uint8 (uint8-nhwc); mean/std are in the graph",
+        "images": str(root) if root is not None else None,
+        "videos": [str(v) for v in videos],
+        "shards": shards,
+        "sources": chosen,
+        "skipped": skipped,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "zoe_export_version": __version__,
+    }
+
+
+def _replace_folder(source: Path, target: Path) -> None:
+    """Move a finished set into place; an existing set is replaced only once the new one is complete."""
+    if target.exists() and not (target / "manifest.json").is_file():
+        raise ZoeExportError(f"--output {target} exists and is not a calibration set; choose another folder.")
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(source, target)
+        shutil.rmtree(old)
+    else:
+        os.replace(source, target)
+
+
+# ------------------------------------------------------------------------------------ read
+
+class CalibrationSet:
+    """A calibration set on disk; iterating yields ``{input_name: (1, ...)}`` feeds, one per sample.
+
+    That is the shape Polygraphy's data loaders and Model Optimizer's calibration readers consume.
+    ``indices`` restricts the set (see :meth:`split`).
+    """
+
+    def __init__(self, path: str | Path, indices: list[int] | None = None):
+        self.path = Path(path)
+        self.manifest = self._read_manifest()
+        self.spec = SetSpec(**{k: self.manifest[k] for k in ("height", "width", "input_format", "fit", "pad_input")})
+        self.indices = list(range(self.manifest["count"])) if indices is None else list(indices)
+        self._shards: list[np.ndarray] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def input_name(self) -> str:
+        return self.manifest["input_name"]
+
+    def _read_manifest(self) -> dict:
+        file = self.path / "manifest.json"
+        if not file.is_file():
+            raise ZoeExportError(f"{self.path} is not a calibration set (no manifest.json); "
+                                 "make one with: zoe-export calib --images DIR --variant ... --output "
+                                 f"{self.path}")
+        try:
+            manifest = json.loads(file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ZoeExportError(f"{file} is corrupt ({exc}); rebuild the set with zoe-export calib.") from exc
+        if manifest.get("format") != FORMAT:
+            raise ZoeExportError(f"{file} is not a zoe-export calibration manifest; rebuild the set with zoe-export calib.")
+        if manifest.get("count", 0) < 1:
+            raise ZoeExportError(f"calibration set {self.path} is empty; rebuild it with more images.")
+        return manifest
+
+    def _load_shards(self) -> list[np.ndarray]:
+        if self._shards is None:
+            shards = []
+            for shard in self.manifest["shards"]:
+                file = self.path / shard["file"]
+                try:
+                    array = np.load(file, mmap_mode="r")
+                except (OSError, ValueError) as exc:
+                    raise ZoeExportError(f"{file} is missing or corrupt ({exc}); rebuild the set with zoe-export calib.") from exc
+                expected = (shard["count"], *self.spec.sample_shape())
+                if array.shape != expected or array.dtype != self.spec.dtype():
+                    raise ZoeExportError(f"{file} holds {array.dtype}{list(array.shape)}, the manifest says "
+                                         f"{self.spec.dtype()}{list(expected)}; rebuild the set with zoe-export calib.")
+                shards.append(array)
+            self._shards = shards
+        return self._shards
+
+    def sample(self, position: int) -> np.ndarray:
+        """Sample number ``position`` of the whole set (not of ``indices``)."""
+        for shard in self._load_shards():
+            if position < len(shard):
+                return np.array(shard[position])
+            position -= len(shard)
+        raise IndexError(position)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        for position in self.indices:
+            yield {self.input_name: self.sample(position)[None]}
+
+    def batches(self, batch: int) -> Iterator[dict[str, np.ndarray]]:
+        """Feeds of ``batch`` samples each (the last one is dropped if short: fixed-batch graphs)."""
+        for start in range(0, len(self.indices) - batch + 1, batch):
+            yield {self.input_name: np.stack([self.sample(i) for i in self.indices[start:start + batch]])}
+
+    def split(self, holdout: int) -> tuple["CalibrationSet", "CalibrationSet"]:
+        """(calibration part, held-out part): the last ``holdout`` samples are held out."""
+        if not 0 <= holdout < len(self.indices):
+            raise ZoeExportError(f"cannot hold out {holdout} of the {len(self.indices)} samples of {self.path}: "
+                                 "use a smaller --holdout or a bigger set.")
+        cut = len(self.indices) - holdout
+        return CalibrationSet(self.path, self.indices[:cut]), CalibrationSet(self.path, self.indices[cut:])
+
+    def check_matches(self, height: int, width: int, input_format: str, graph: str = "the graph") -> None:
+        """A clear error when this set was made for another model input."""
+        s = self.spec
+        if (s.height, s.width, s.input_format) != (height, width, input_format):
+            raise ZoeExportError(
+                f"calibration set {self.path} holds {s.height}x{s.width} {s.input_format} inputs but {graph} takes "
+                f"{height}x{width} {input_format}; rebuild it with zoe-export calib --height {height} --width {width} "
+                f"--input-format {input_format}."
+            )

@@ -1,0 +1,396 @@
+"""The precision stage: an FP32 export -> FP16 or INT8 (Q/DQ) ONNX, measured against FP32.
+
+    convert_precision("zoed_m12_n.onnx", "zoed_m12_n_fp16.onnx", PrecisionOptions("fp16"))
+    convert_precision("zoed_m12_n.onnx", "zoed_m12_n_int8.onnx",
+                      PrecisionOptions("int8", calib="calib/indoor", max_rel_drift=0.01))
+
+Every converted graph is measured before it is written: REL, RMSE, delta1 and max abs error
+against the FP32 reference (the PyTorch model when the caller passes it, else the FP32 graph in
+ONNX Runtime) on structured inputs and on held-out calibration samples. FP16 is measured on its
+emulation (see :mod:`.fp16`); INT8 on the Q/DQ graph as ONNX Runtime runs it. The figures, the
+islands, the INT8 selection and the budget search land in ``<output>.json`` beside the graph.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from .. import __version__
+from .._files import atomic_output
+from .._memory import release_memory
+from .._log import stage
+from ..compare.metrics import PRECISIONS, Tolerance
+from ..errors import ZoeExportError
+from ..export.metadata import load_onnx, read_metadata
+from ..runtime import Runner
+from .budget import SearchResult, search_budget
+from .fp16 import PrecisionPlan, convert_fp16, emulate_fp16, plan_fp16
+from .graph import PROTOBUF_LIMIT
+from .int8 import (CALIBRATION_METHODS, HIGH_PRECISIONS, Int8Selection, activation_inputs, calibrate, count_qdq,
+                   dequantize_nodes, int8_nodes, keep_float_inputs, keep_rules_summary, quantize_qdq, select_int8)
+from .islands import FP16_ISLANDS, Island
+from .parity import (Workbench, compute_references, graph_batch, heldout_feeds, parity, parity_picture, print_parity,
+                     structured_feeds)
+
+TARGET_PRECISIONS = ("fp16", "int8")
+BACKENDS = ("auto", "modelopt", "builtin")
+#: FP16 Q/DQ scales need opset 19 (QuantizeLinear/DequantizeLinear with float16)
+_FP16_QDQ_OPSET = 19
+
+
+@dataclass(frozen=True)
+class PrecisionOptions:
+    precision: str = "fp16"  # fp16 | int8
+    calib: str | Path | None = None  # calibration set folder (INT8)
+    calib_method: str = "entropy"
+    keep_precision: tuple[str, ...] | None = None  # None: DEFAULT_KEEP; () quantizes every Conv/MatMul/Gemm
+    high_precision: str = "fp32"  # what the INT8 graph runs elsewhere: fp32 (CPU) or fp16 (TensorRT)
+    max_rel_drift: float | None = None  # INT8 accuracy budget (REL on held-out samples)
+    holdout: int = 2  # calibration samples held out for measuring
+    verify: bool = True
+    islands: tuple[Island, ...] = field(default=FP16_ISLANDS)
+    histogram_bins: int = 2048
+    backend: str = "auto"  # modelopt (NVIDIA Model Optimizer) when installed, else builtin
+
+    def converter(self) -> str:
+        """The backend that will run: ``modelopt`` or ``builtin``."""
+        from .modelopt_backend import INSTALL, modelopt_version
+
+        if self.backend == "builtin":
+            return "builtin"
+        if modelopt_version() is None:
+            if self.backend == "modelopt":
+                raise ZoeExportError(f"--backend modelopt: NVIDIA Model Optimizer is not installed; {INSTALL}")
+            return "builtin"
+        return "modelopt"
+
+    def validate(self) -> None:
+        if self.precision not in TARGET_PRECISIONS:
+            raise ZoeExportError(f"--precision {self.precision!r}: choose fp32, fp16 or int8.")
+        if self.precision == "int8" and self.calib is None:
+            raise ZoeExportError("--precision int8 needs a calibration set: --calib DIR "
+                                 "(make one with: zoe-export calib --images DIR --variant ... --output DIR).")
+        if self.precision == "fp16" and (self.calib is not None or self.max_rel_drift is not None):
+            raise ZoeExportError("--calib and --max-rel-drift are INT8 options; FP16 needs no calibration.")
+        if self.backend not in BACKENDS:
+            raise ZoeExportError(f"--backend {self.backend!r}: choose one of {', '.join(BACKENDS)}.")
+        if self.calib_method not in CALIBRATION_METHODS:
+            raise ZoeExportError(f"--calib-method {self.calib_method!r}: choose {' or '.join(CALIBRATION_METHODS)}.")
+        if self.high_precision not in HIGH_PRECISIONS:
+            raise ZoeExportError(f"--high-precision {self.high_precision!r}: choose {' or '.join(HIGH_PRECISIONS)}.")
+        if self.max_rel_drift is not None and not 0 < self.max_rel_drift < 1:
+            raise ZoeExportError(f"--max-rel-drift {self.max_rel_drift}: give a REL budget between 0 and 1, e.g. 0.01.")
+        if self.max_rel_drift is not None and self.holdout < 1:
+            raise ZoeExportError("--max-rel-drift measures on held-out calibration samples: --holdout must be at least 1.")
+
+    def tolerance(self) -> Tolerance | None:
+        """Bounds on every input (FP16); INT8 is judged by its budget on the held-out samples."""
+        return PRECISIONS["fp16"] if self.precision == "fp16" else None
+
+
+def default_precision_output(fp32_name: str | Path, precision: str) -> Path:
+    path = Path(fp32_name)
+    return path.with_name(f"{path.stem}_{precision}.onnx")
+
+
+# ------------------------------------------------------------------------------------ FP16
+
+def _fp16(bench: Workbench, options: PrecisionOptions, converter: str) -> tuple[onnx.ModelProto, dict]:
+    with stage("planning FP16 (islands stay FP32)"):
+        plan = plan_fp16(load_onnx(bench.source), options.islands)
+    if converter == "modelopt":
+        from .modelopt_backend import autocast_fp16, plan_of
+
+        with stage("converting with ModelOpt AutoCast (our islands as its exclusions)"):
+            real = autocast_fp16(bench.source, plan)
+            plan = plan_of(real, plan)  # what AutoCast actually made FP16
+    else:
+        real = convert_fp16(load_onnx(bench.source), plan)
+    with stage("measuring the FP16 emulation (Cast round trips, graph optimisations off)"):
+        emulated = bench.run(emulate_fp16(load_onnx(bench.source), plan), list(bench.feeds), "disabled")
+    with stage("running the FP16 graph in ONNX Runtime (for reference: the CPU computes it in FP32)"):
+        as_run = bench.run(real, list(bench.feeds), "all")
+    report = {
+        "plan": plan.summary(),
+        "parity": parity(bench, emulated, options.tolerance(), "FP16 emulation in ONNX Runtime CPU"),
+        "picture": parity_picture(bench, emulated, "FP16 (emulated)"),
+        "parity_onnxruntime_fp16_graph": parity(bench, as_run, None, "the FP16 graph in ONNX Runtime CPU"),
+    }
+    return real, report
+
+
+# ------------------------------------------------------------------------------------ INT8
+
+def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
+    duplicate = onnx.ModelProto()
+    duplicate.CopyFrom(model)
+    return duplicate
+
+
+def _bump_opset(model: onnx.ModelProto, opset: int) -> None:
+    """18 -> 19 changes no op used here except Q/DQ, which gain FP16 scales."""
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx") and entry.version < opset:
+            entry.version = opset
+
+
+class _Int8Builder:
+    """Q/DQ graphs for any INT8 selection, from one calibration (ranges for every candidate node)."""
+
+    def __init__(self, source: Path, fp32: onnx.ModelProto, ranges: dict, options: PrecisionOptions, converter: str,
+                 candidates: Int8Selection):
+        self.source, self.fp32, self.ranges, self.options, self.converter = source, fp32, ranges, options, converter
+        self.candidates = candidates
+        self.plan: PrecisionPlan | None = None
+        self._all_int8: onnx.ModelProto | None = None
+
+    def qdq(self, selection: Int8Selection) -> onnx.ModelProto:
+        if self.converter == "modelopt":
+            from .modelopt_backend import modelopt_qdq
+
+            model = modelopt_qdq(self.source, selection, self.ranges, self.options.calib_method)
+        else:
+            model = quantize_qdq(self.fp32, selection, self.ranges, self.options.calib_method)
+        keep_float_inputs(model, selection.quantize)
+        return model
+
+    def search_candidate(self, selection: Int8Selection) -> onnx.ModelProto:
+        """The graph whose ONNX Runtime outputs stand for the engine's: FP16 parts emulated.
+
+        Candidates are cut from one quantization of every candidate node (same ranges, same
+        result as quantizing the selection alone, a fraction of the time on BEiT-L)."""
+        if self._all_int8 is None:
+            self._all_int8 = self.qdq(self.candidates)
+        restore = set(self.candidates.quantize) - set(selection.quantize)
+        model = dequantize_nodes(self._all_int8, self.fp32, restore)
+        if self.options.high_precision == "fp16":
+            model = emulate_fp16(model, self._plan(model))
+        return model
+
+    def final(self, selection: Int8Selection) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+        """(the graph to write, the graph that measures it: itself, or its FP16 emulation)."""
+        qdq = self.qdq(selection)
+        if self.options.high_precision == "fp32":
+            return qdq, qdq
+        plan = self._plan(qdq)
+        measured = emulate_fp16(_copy(qdq), plan)
+        final = convert_fp16(qdq, plan)
+        _bump_opset(final, _FP16_QDQ_OPSET)
+        return final, measured
+
+    def _plan(self, model: onnx.ModelProto) -> PrecisionPlan:
+        self.plan = plan_fp16(model, self.options.islands)
+        return self.plan
+
+
+def _calibrate(bench: Workbench, options: PrecisionOptions, calib, fp32: onnx.ModelProto,
+               candidates: Int8Selection, progress: bool) -> tuple[dict, dict]:
+    """Ranges for every candidate's activations from the calibration part of the set, and a report."""
+    part, _ = calib.split(options.holdout)
+    feeds = part.batches(bench.batch) if bench.batch and bench.batch > 1 else iter(part)
+    total = len(part) // (bench.batch or 1)
+    start = time.perf_counter()
+    with stage(f"calibrating {len(candidates.quantize)} INT8 candidates on {total} sample(s) ({options.calib_method})"):
+        ranges = calibrate(fp32, activation_inputs(fp32, candidates.quantize), feeds, options.calib_method,
+                           total=total, progress=progress, bins=options.histogram_bins)
+    release_memory()
+    report = {"set": str(calib.path), "id": calib.id, "samples": len(part), "heldout": options.holdout,
+              "method": options.calib_method, "tensors": len(ranges), "seconds": round(time.perf_counter() - start, 1),
+              "histogram_bins": options.histogram_bins if options.calib_method == "entropy" else None}
+    return ranges, report
+
+
+def _within_budget(bench: Workbench, builder: "_Int8Builder", options: PrecisionOptions) -> SearchResult:
+    search = _search(bench, builder, builder.candidates, options.max_rel_drift)
+    print(search.table(options.high_precision))
+    if not search.met:
+        raise ZoeExportError(
+            f"the INT8 budget REL <= {options.max_rel_drift:g} cannot be met: with every layer group back in "
+            f"{options.high_precision} ({', '.join(search.kept_groups)}) REL is still {search.steps[-1].rel:.3g}. "
+            "The rest of the drift comes from nodes kept by --keep-precision rules or from the held-out "
+            "images; raise --max-rel-drift or use --precision fp16."
+        )
+    return search
+
+
+def _int8(bench: Workbench, options: PrecisionOptions, calib, progress: bool,
+          converter: str) -> tuple[onnx.ModelProto, dict]:
+    fp32 = load_onnx(bench.source)
+    candidates = select_int8(fp32, options.keep_precision)
+    if not candidates.quantize:
+        raise ZoeExportError("no Conv/MatMul/Gemm is left to quantize: --keep-precision keeps them all.")
+    ranges, calibration = _calibrate(bench, options, calib, fp32, candidates, progress)
+    builder = _Int8Builder(bench.source, fp32, ranges, options, converter, candidates)
+    search = _within_budget(bench, builder, options) if options.max_rel_drift is not None else None
+    selection = search.selection if search else candidates
+    with stage(f"quantizing {len(selection.quantize)} nodes to INT8 ({len(selection.kept)} kept in {options.high_precision})"):
+        final, measuring = builder.final(selection)
+        measured = bench.run(measuring, list(bench.feeds), "all")
+        del measuring
+    backend = ("the Q/DQ graph in ONNX Runtime CPU" if options.high_precision == "fp32"
+               else "the Q/DQ graph with FP16 emulated (Cast round trips) in ONNX Runtime CPU")
+    quantized = int8_nodes(final)
+    report = {
+        "calibration": calibration,
+        "high_precision": options.high_precision,
+        "keep_rules": keep_rules_summary(options.keep_precision),
+        "quantized_nodes": len(quantized),
+        "selected_but_left_in_high_precision_by_the_converter": sorted(set(selection.quantize) - quantized),
+        "kept_nodes": len(selection.kept),
+        "kept_by": dict(Counter(selection.kept.values())),
+        "int8_groups": sorted(selection.groups),
+        "qdq_nodes": count_qdq(final),
+        "fp16_plan": builder.plan.summary() if builder.plan else None,
+        "search": search.to_dict(options.high_precision) if search else None,
+        "parity": parity(bench, measured, None, backend, options.max_rel_drift),
+        "picture": parity_picture(bench, measured, f"INT8 (+{options.high_precision})"),
+    }
+    return final, report
+
+
+def _search(bench: Workbench, builder: _Int8Builder, candidates: Int8Selection, budget: float) -> SearchResult:
+    cases = bench.heldout
+
+    def evaluate(selection: Int8Selection) -> tuple[float, float]:
+        outputs = bench.run(builder.search_candidate(selection), cases, "all")
+        heldout = parity(bench, outputs, None, "")["heldout"]
+        return heldout["rel"], heldout["delta1"]
+
+    with stage(f"searching the INT8 budget (REL <= {budget:g}) over {len(candidates.groups)} layer groups "
+               f"on {len(cases)} held-out sample(s)"):
+        return search_budget(candidates, evaluate, budget)
+
+
+# ------------------------------------------------------------------------------------ API
+
+def _read_source(source: Path) -> dict[str, str]:
+    metadata = read_metadata(source)
+    precision = metadata.get("precision", "fp32")
+    if precision != "fp32":
+        raise ZoeExportError(f"{source} is already {precision}; convert the FP32 export (a graph is never converted twice).")
+    missing = [k for k in ("height", "width", "input_format", "input_name", "batch") if k not in metadata]
+    if missing:
+        raise ZoeExportError(f"{source} lacks zoe-export metadata ({', '.join(missing)}); export it with zoe-export onnx.")
+    return metadata
+
+
+def _open_calib(options: PrecisionOptions, metadata: dict[str, str], source: Path):
+    if options.calib is None:
+        return None
+    from ..calib import CalibrationSet
+
+    calib = CalibrationSet(options.calib)
+    calib.check_matches(int(metadata["height"]), int(metadata["width"]), metadata["input_format"], str(source))
+    return calib
+
+
+def parity_inputs(source: str | Path, options: PrecisionOptions) -> dict[str, dict[str, np.ndarray]]:
+    """The inputs a conversion is measured on: structured inputs, then held-out calibration samples
+    (named ``heldout:...``). Callers that hold the PyTorch model run it on these and pass the outputs
+    to :func:`convert_precision` as ``reference`` (then free the model before the heavy part)."""
+    source = Path(source)
+    metadata = _read_source(source)
+    calib = _open_calib(options, metadata, source)
+    batch = graph_batch(metadata)
+    feeds = structured_feeds(metadata, batch)
+    if calib is not None and options.holdout:
+        feeds.update(heldout_feeds(calib.split(options.holdout)[1], batch))
+    return feeds
+
+
+def convert_precision(source: str | Path, output: str | Path | None, options: PrecisionOptions,
+                      reference: Runner | dict[str, dict[str, np.ndarray]] | None = None,
+                      reference_name: str | None = None, progress: bool = True) -> dict:
+    """Convert an FP32 export to ``options.precision``, measure it, write it; returns the manifest.
+
+    ``reference``: a runner to compute the FP32 reference with (e.g. the PyTorch model), or its
+    outputs on :func:`parity_inputs` already computed; default: the FP32 graph in ONNX Runtime.
+    """
+    options.validate()
+    converter = options.converter()
+    source = Path(source)
+    output = Path(output) if output is not None else default_precision_output(source, options.precision)
+    if output.suffix != ".onnx":
+        raise ZoeExportError(f"--output {output}: the file name must end in .onnx.")
+    metadata = _read_source(source)
+    calib = _open_calib(options, metadata, source)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="zoe-precision-") as tmp:
+        bench = Workbench(source, metadata, Path(tmp), parity_inputs(source, options))
+        bench.heldout = [case for case in bench.feeds if case.startswith("heldout:")]
+        with stage(f"FP32 reference outputs on {len(bench.feeds)} input(s)"):
+            name = compute_references(bench, reference)
+        del reference
+        release_memory()
+        if options.precision == "fp16":
+            model, report = _fp16(bench, options, converter)
+        else:
+            model, report = _int8(bench, options, calib, progress, converter)
+    report["converter"] = _converter_name(options.precision, converter)
+    measured = report.pop("parity")
+    picture = report.pop("picture")
+    report["parity"] = measured
+    print_parity(options.precision, measured)
+    if options.verify and measured["passed"] is False:
+        raise ZoeExportError(f"{options.precision} parity failed, nothing written:\n  " + "\n  ".join(measured["failures"]))
+    _stamp(model, metadata, options, calib, report)
+    manifest = {
+        "file": output.name,
+        "source": {"file": str(source), "metadata": metadata},
+        "precision": options.precision,
+        "reference": reference_name or name,
+        **report,
+        "seconds": round(time.perf_counter() - start, 1),
+        "zoe_export_version": __version__,
+    }
+    _write(model, output, manifest, picture)
+    return manifest
+
+
+def _converter_name(precision: str, converter: str) -> str:
+    if converter == "modelopt":
+        from .modelopt_backend import modelopt_version
+
+        tool = "AutoCast" if precision == "fp16" else "INT8 quantizer"
+        return f"NVIDIA Model Optimizer {modelopt_version()} {tool} (our islands, selection and ranges)"
+    return "zoe-export FP16 converter" if precision == "fp16" else "ONNX Runtime QDQ quantizer (our selection and ranges)"
+
+
+def _stamp(model: onnx.ModelProto, metadata: dict, options: PrecisionOptions, calib, report: dict) -> None:
+    props = dict(metadata)
+    props["precision"] = options.precision
+    props["source_precision"] = "fp32"
+    props["converter"] = report.get("converter", "")
+    if options.precision == "fp16" or options.high_precision == "fp16":
+        props["fp16_islands"] = ",".join(i.name for i in options.islands)
+    if options.precision == "int8":
+        props.update({"high_precision": options.high_precision, "calibration_set": calib.id,
+                      "calibration_method": options.calib_method,
+                      "int8_budget_rel": "" if options.max_rel_drift is None else f"{options.max_rel_drift:g}",
+                      "int8_groups": ",".join(report["int8_groups"])})
+    props["measured_rel"] = f"{report['parity']['overall']['rel']:.3e}"
+    del model.metadata_props[:]
+    for key, value in props.items():
+        model.metadata_props.add(key=key, value=str(value))
+
+
+def _write(model: onnx.ModelProto, output: Path, manifest: dict, picture: np.ndarray) -> None:
+    from ..io.images import write_image
+
+    if model.ByteSize() > PROTOBUF_LIMIT:
+        raise ZoeExportError(f"{output}: graphs over 2 GB after conversion are not supported yet.")
+    with atomic_output(output) as tmp:
+        onnx.save(model, str(tmp))
+    manifest["picture"] = output.name + ".parity.png"
+    write_image(output.with_name(manifest["picture"]), picture)
+    with atomic_output(output.with_name(output.name + ".json")) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, default=str))
+
+

@@ -1,0 +1,150 @@
+"""Measuring a converted graph: parity inputs, FP32 references, metrics, the parity picture.
+
+The :class:`Workbench` holds the FP32 source, the inputs every candidate is measured on
+(structured inputs, then held-out calibration samples) and their FP32 reference outputs; it runs
+candidate graphs in ONNX Runtime. :func:`parity` turns outputs into the report a manifest stores.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from .._memory import release_memory
+from ..compare.metrics import PRECISIONS, Tolerance, compare_outputs
+from ..runtime import OnnxrtRunner
+from .graph import save_model
+
+
+@dataclass
+class Workbench:
+    """The FP32 source, its facts, the parity inputs and their reference outputs."""
+
+    source: Path
+    metadata: dict[str, str]
+    tmp: Path
+    feeds: dict[str, dict[str, np.ndarray]]
+    references: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    heldout: list[str] = field(default_factory=list)  # feed names that are held-out samples
+
+    @property
+    def batch(self) -> int | None:
+        return graph_batch(self.metadata)
+
+    def run(self, model: onnx.ModelProto, cases: list[str], graph_optimization: str) -> dict[str, dict[str, np.ndarray]]:
+        path = self.tmp / "candidate.onnx"
+        save_model(model, path)
+        with OnnxrtRunner(path, graph_optimization=graph_optimization) as runner:
+            outputs = {case: runner.infer(self.feeds[case]) for case in cases}
+        release_memory()  # the session's copy of the weights, before the next candidate's
+        return outputs
+
+
+def graph_batch(metadata: dict[str, str]) -> int | None:
+    """The graph's fixed batch size from its metadata; None for a dynamic batch."""
+    batch = metadata.get("batch", "1")
+    return None if batch == "dynamic" else int(batch)
+
+
+def structured_feeds(metadata: dict[str, str], batch: int | None) -> dict[str, dict[str, np.ndarray]]:
+    from ..export.onnx_export import verification_inputs
+
+    cases = verification_inputs(int(metadata["height"]), int(metadata["width"]), metadata["input_format"], batch)
+    return {case: {metadata["input_name"]: array} for case, array in cases.items()}
+
+
+def heldout_feeds(calib, batch: int | None) -> dict[str, dict[str, np.ndarray]]:
+    sources = calib.manifest["sources"]
+    if batch is None or batch == 1:
+        return {f"heldout:{sources[i]['source']}": {calib.input_name: calib.sample(i)[None]} for i in calib.indices}
+    return {f"heldout:{n}": feed for n, feed in enumerate(calib.batches(batch))}
+
+
+def compute_references(bench: Workbench, reference) -> str:
+    if isinstance(reference, dict):
+        missing = sorted(set(bench.feeds) - set(reference))
+        if missing:
+            raise ValueError(f"reference outputs missing for {', '.join(missing)}: compute them on parity_inputs()")
+        bench.references = reference
+        return "reference outputs given by the caller"
+    if reference is None:
+        with OnnxrtRunner(bench.source, graph_optimization="disabled") as runner:
+            bench.references = {case: runner.infer(feed) for case, feed in bench.feeds.items()}
+        return "the FP32 graph in ONNX Runtime (graph optimisations off)"
+    with reference:
+        bench.references = {case: reference.infer(feed) for case, feed in bench.feeds.items()}
+    return f"{reference.name} (FP32)"
+
+
+def overall(cases: list[dict]) -> dict:
+    depth = [c["metric_depth"] for c in cases]
+    return {
+        "rel": float(np.mean([m["rel"] for m in depth])),
+        "worst_rel": float(max(m["rel"] for m in depth)),
+        "rmse": float(np.sqrt(np.mean([m["rmse"] ** 2 for m in depth]))),
+        "delta1": float(min(m["delta1"] for m in depth)),
+        "max_abs": float(max(m["max_abs"] for m in depth)),
+        "cases": len(depth),
+    }
+
+
+def parity(bench: Workbench, outputs: dict[str, dict[str, np.ndarray]], tolerance: Tolerance | None,
+            backend: str, budget: float | None = None) -> dict:
+    """Metrics per input and overall. ``tolerance`` judges every input (FP16); ``budget`` judges the
+    mean REL over the held-out samples (INT8), the figure the budget search works on."""
+    judge = tolerance or PRECISIONS["int8"]  # without bounds: non-finite values and routing still fail
+    cases, failures = {}, []
+    for case, out in outputs.items():
+        results = compare_outputs(out, bench.references[case], judge)
+        cases[case] = {r.name: r.metrics for r in results}
+        failures += [f"{case}: {f}" for r in results for f in r.failures]
+    heldout = [cases[c] for c in bench.heldout if c in cases]
+    report = {
+        "backend": backend,
+        "cases": cases,
+        "overall": overall(list(cases.values())),
+        "heldout": overall(heldout) if heldout else None,
+        "tolerance": asdict(tolerance) if tolerance else None,
+        "budget_rel": budget,
+    }
+    if budget is not None and report["heldout"]["rel"] > budget:
+        failures.append(f"mean REL {report['heldout']['rel']:.3g} on {len(heldout)} held-out sample(s) > budget {budget:g}")
+    report["passed"] = not failures if (tolerance or budget is not None) else (False if failures else None)
+    report["failures"] = failures
+    return report
+
+
+def parity_picture(bench: Workbench, outputs: dict[str, dict[str, np.ndarray]], label: str) -> np.ndarray:
+    """input | FP32 depth | converted depth | relative error, for the first input (the structured scene)."""
+    from ..io import images
+
+    case = next(iter(outputs))
+    image = next(iter(bench.feeds[case].values()))[0]
+    rgb = image if image.dtype == np.uint8 else np.clip(image.transpose(1, 2, 0) * 255, 0, 255).astype(np.uint8)
+    reference, converted = bench.references[case]["metric_depth"][0, 0], outputs[case]["metric_depth"][0, 0]
+    relative = np.abs(converted - reference) / np.maximum(np.abs(reference), 1e-12)
+    lo, hi = float(reference.min()), float(reference.max())
+    return images.side_by_side(
+        [rgb, images.colorize_depth(reference, lo, hi), images.colorize_depth(converted, lo, hi),
+         images.colorize_error(relative, 1e-6, 1e-1)],
+        ["input", "FP32 reference", label, "relative error, log 1e-6..1e-1"],
+    )
+
+
+def print_parity(precision: str, report: dict) -> None:
+    for case, outputs in report["cases"].items():
+        m = outputs["metric_depth"]
+        print(f"parity   {case[:40]:40} REL {m['rel']:.2e}  RMSE {m['rmse']:.2e}  delta1 {m['delta1']:.6f}  "
+              f"max abs {m['max_abs']:.2e}")
+    verdict = {True: "passed", False: "FAILED", None: "measured (no budget given)"}[report["passed"]]
+    o, h = report["overall"], report["heldout"]
+    if report["tolerance"]:
+        bound = f"every input within REL <= {report['tolerance']['max_rel']:g}, delta1 >= {report['tolerance']['min_delta1']:g}"
+    elif report["budget_rel"] is not None:
+        bound = f"held-out mean REL {h['rel']:.2e} <= budget {report['budget_rel']:g}"
+    else:
+        bound = f"held-out mean REL {h['rel']:.2e}" if h else "no held-out samples"
+    print(f"parity   {precision} {verdict}: mean REL {o['rel']:.2e} (worst {o['worst_rel']:.2e}), "
+          f"delta1 {o['delta1']:.6f}; {bound}; {report['backend']}")
