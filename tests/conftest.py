@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-SKIP_REASON = (f"needs the reference data at {REFERENCE} (../shared/reference beside the clone): "
-               "CI has it, a user's clone does not")
+from helpers import REFERENCE, SKIP_REASON
 
 
 @pytest.fixture(autouse=True)

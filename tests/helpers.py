@@ -1,10 +1,16 @@
 """Test helpers shared across test folders (tests/ is on sys.path: pytest pythonpath in pyproject.toml)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from zoe_export.models import load_model
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+SKIP_REASON = (f"needs the reference data at {REFERENCE} (../shared/reference beside the clone): "
+               "CI has it, a user's clone does not")
 
 
 def routing_nk_state():

@@ -163,6 +163,6 @@ def test_full_size_n_export_matches_the_reference(tmp_path, request):
 
 
 def _has_reference():
-    from conftest import REFERENCE
+    from helpers import REFERENCE
 
     return REFERENCE.is_dir()
