@@ -21,15 +21,3 @@ def release_memory() -> None:
     except OSError:
         pass
 
-
-def free_module(module) -> None:
-    """Release a PyTorch module's weights even where something still refers to its parameters.
-
-    torch.onnx's exporter keeps references to the parameters it traced after the export returns;
-    emptying each tensor in place frees the storage regardless (the module is unusable after).
-    """
-    import torch
-
-    for tensor in (*module.parameters(), *module.buffers()):
-        tensor.data = torch.empty(0, dtype=tensor.dtype)
-    release_memory()

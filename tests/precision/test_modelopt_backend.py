@@ -84,3 +84,19 @@ def test_asking_for_modelopt_without_it_names_the_install(monkeypatch):
     with pytest.raises(ZoeExportError, match=r"zoe-export\[modelopt\]"):
         PrecisionOptions("fp16", backend="modelopt").converter()
     assert PrecisionOptions("fp16").converter() == "builtin"
+
+
+def test_auto_falls_back_when_modelopt_would_not_fit_in_memory(tmp_path, monkeypatch, caplog):
+    from zoe_export.precision import modelopt_backend
+
+    monkeypatch.setattr(modelopt_backend, "modelopt_version", lambda: "0.47.0")
+    monkeypatch.setattr(modelopt_backend, "_total_memory_bytes", lambda: 24 * 10**9)
+    big, small = tmp_path / "big.onnx", tmp_path / "small.onnx"
+    with open(big, "wb") as f:
+        f.truncate(1_310_000_000)  # M12-N's FP32 weights: INT8 needs ~21 GB, FP16 ~11.5 GB
+    small.write_bytes(b"\0" * 1000)
+    assert PrecisionOptions("int8", calib="x").converter(big) == "builtin"
+    assert "needs about 21 GB of memory, this machine has 24 GB" in caplog.text
+    assert PrecisionOptions("fp16").converter(big) == "modelopt"
+    assert PrecisionOptions("int8", calib="x").converter(small) == "modelopt"
+    assert PrecisionOptions("int8", calib="x", backend="modelopt").converter(big) == "modelopt"

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .._files import current_umask
 from .._log import log
 from ..errors import ZoeExportError
 
@@ -159,6 +160,7 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
     output.parent.mkdir(parents=True, exist_ok=True)
     chosen, skipped, shards, pending = [], [], [], []
     tmp = tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent)
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
     try:
         bar = tqdm(total=min(count, len(candidates)), desc="calibration set", unit="img", disable=not progress)
         for index in order:

@@ -25,7 +25,7 @@ import onnx
 from .. import __version__
 from .._files import atomic_output
 from .._memory import release_memory
-from .._log import stage
+from .._log import log, stage
 from ..compare.metrics import PRECISIONS, Tolerance
 from ..errors import ZoeExportError
 from ..export.metadata import load_onnx, read_metadata
@@ -59,9 +59,13 @@ class PrecisionOptions:
     histogram_bins: int = 2048
     backend: str = "auto"  # modelopt (NVIDIA Model Optimizer) when installed, else builtin
 
-    def converter(self) -> str:
-        """The backend that will run: ``modelopt`` or ``builtin``."""
-        from .modelopt_backend import INSTALL, modelopt_version
+    def converter(self, source: Path | None = None) -> str:
+        """The backend that will run: ``modelopt`` or ``builtin``.
+
+        ``auto`` prefers ModelOpt, unless this machine's memory cannot hold what it needs for
+        ``source`` (see :func:`~.modelopt_backend.modelopt_fits`), then says why it falls back.
+        """
+        from .modelopt_backend import INSTALL, modelopt_fits, modelopt_version
 
         if self.backend == "builtin":
             return "builtin"
@@ -69,6 +73,11 @@ class PrecisionOptions:
             if self.backend == "modelopt":
                 raise ZoeExportError(f"--backend modelopt: NVIDIA Model Optimizer is not installed; {INSTALL}")
             return "builtin"
+        if self.backend == "auto" and source is not None:
+            fits, why = modelopt_fits(self.precision, source)
+            if not fits:
+                log.warning("%s: using the builtin converter (--backend modelopt insists)", why)
+                return "builtin"
         return "modelopt"
 
     def validate(self) -> None:
@@ -314,8 +323,8 @@ def convert_precision(source: str | Path, output: str | Path | None, options: Pr
     outputs on :func:`parity_inputs` already computed; default: the FP32 graph in ONNX Runtime.
     """
     options.validate()
-    converter = options.converter()
     source = Path(source)
+    converter = options.converter(source)
     output = Path(output) if output is not None else default_precision_output(source, options.precision)
     if output.suffix != ".onnx":
         raise ZoeExportError(f"--output {output}: the file name must end in .onnx.")
