@@ -187,10 +187,8 @@ def _precision_options(args: argparse.Namespace):
 
 
 def cmd_onnx(args: argparse.Namespace) -> int:
-    import tempfile
-
     from .._log import stage
-    from ..export import ExportOptions, default_output, export_onnx, preflight
+    from ..export import ExportOptions, export_onnx, preflight
     from ..models import ModelOptions, get_variant
 
     options = ExportOptions(
@@ -204,19 +202,32 @@ def cmd_onnx(args: argparse.Namespace) -> int:
     check_weight_flags(args)
     precision = _precision_options(args) if args.precision != "fp32" else None
     preflight(args.output, options)  # fail before the slow part
-    with stage(f"building {args.variant} and loading its weights"):
-        model = load_model_from_args(args)
+
+    def model():  # no name holds the model here: the precision stage frees it once it has its references
+        with stage(f"building {args.variant} and loading its weights"):
+            return load_model_from_args(args)
+
     if precision is None:
-        _report_export(export_onnx(model, args.output, options))
-        return 0
+        _report_export(export_onnx(model(), args.output, options))
+    else:
+        _report_precision(_export_with_precision(model(), args.output, options, precision))
+    return 0
+
+
+def _export_with_precision(model, output: str | None, options, precision) -> dict:
+    """Verified FP32 export into a temp folder, PyTorch references, then the precision stage."""
+    import tempfile
+
+    from .._log import stage
     from .._memory import release_memory
-    from ..export import ExportWrapper
+    from ..export import ExportWrapper, default_output, export_onnx
     from ..precision import convert_precision, default_precision_output, parity_inputs
     from ..runtime import TorchRunner
 
-    output = Path(args.output) if args.output else default_precision_output(default_output(model, options), args.precision)
+    fp32_name = default_output(model, options).name
+    output = Path(output) if output else default_precision_output(fp32_name, precision.precision)
     with tempfile.TemporaryDirectory(prefix="zoe-fp32-") as tmp:
-        fp32 = Path(tmp) / default_output(model, options).name
+        fp32 = Path(tmp) / fp32_name
         _report_export(export_onnx(model, fp32, options))
         wrapper = ExportWrapper(model, options.input_format).eval()
         with stage("PyTorch reference outputs for the precision parity"), \
@@ -224,9 +235,7 @@ def cmd_onnx(args: argparse.Namespace) -> int:
             references = {case: runner.infer(feed) for case, feed in parity_inputs(fp32, precision).items()}
         del model, wrapper, runner  # the converter needs the memory
         release_memory()
-        manifest = convert_precision(fp32, output, precision, reference=references, reference_name="PyTorch (FP32)")
-    _report_precision(manifest)
-    return 0
+        return convert_precision(fp32, output, precision, reference=references, reference_name="PyTorch (FP32)")
 
 
 def _report_precision(manifest: dict) -> None:
@@ -253,28 +262,27 @@ def cmd_calib(args: argparse.Namespace) -> int:
 
     from .._log import log
     from ..calib import SetSpec, build_calibration_set, estimate_calibration_seconds
-    from ..export import INPUT_FORMATS
     from ..models import ModelOptions, get_variant
 
     variant = get_variant(args.variant)
     resolved = ModelOptions.resolve(variant, args.height, args.width, None, "auto")
-    if args.input_format not in INPUT_FORMATS:
-        raise ZoeExportError(f"--input-format {args.input_format!r}: choose one of {', '.join(INPUT_FORMATS)}.")
     if not args.images and not args.video and not args.synthetic:
         raise ZoeExportError("give --images DIR and/or --video FILE: the photos or footage the model will see "
                              "(or --synthetic N for a smoke run on generated scenes).")
     spec = SetSpec(resolved.height, resolved.width, args.input_format, args.fit or variant.preprocessing.fit, args.pad)
-    seconds = estimate_calibration_seconds(args.count, spec.height, spec.width, tiny=variant.tiny)
+    only_synthetic = args.synthetic and not args.images and not args.video
+    count = min(args.count, args.synthetic) if only_synthetic else args.count
+    seconds = estimate_calibration_seconds(count, spec.height, spec.width, tiny=variant.tiny)
     log.info("%d samples for %s at %dx%d: calibrating on this CPU will take about %s "
              "(a GPU: minutes). --count 16 is enough for a first CPU run.",
-             args.count, variant.name, spec.height, spec.width, _duration(seconds))
+             count, variant.name, spec.height, spec.width, _duration(seconds))
     with contextlib.ExitStack() as stack:
         images = args.images
         if args.synthetic:
             images = stack.enter_context(tempfile.TemporaryDirectory(prefix="zoe-synthetic-"))
             _write_synthetic(Path(images), args.synthetic, args.seed)
         manifest = build_calibration_set(args.output, spec, images=images, videos=tuple(args.video or ()),
-                                         count=args.count, seed=args.seed, min_count=args.min_count, variant=variant.name)
+                                         count=count, seed=args.seed, min_count=args.min_count, variant=variant.name)
     print(f"wrote    {args.output}: {manifest['count']} samples of {manifest['dtype']}{manifest['shape']} "
           f"({spec.input_format}, fit {spec.fit}, id {manifest['id']}), {len(manifest['skipped'])} skipped")
     for item in manifest["skipped"]:

@@ -16,7 +16,7 @@ import contextlib
 import io
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -394,4 +394,3 @@ def count_qdq(model: onnx.ModelProto) -> dict[str, int]:
     return {"QuantizeLinear": ops.count("QuantizeLinear"), "DequantizeLinear": ops.count("DequantizeLinear")}
 
 
-Evaluate = Callable[[onnx.ModelProto], dict]
