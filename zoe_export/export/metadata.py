@@ -7,6 +7,9 @@ import onnx
 
 from ..errors import ZoeExportError
 
+#: protobuf's hard limit is 2 GiB; bigger graphs keep their weights in a .data file beside them
+PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The ``metadata_props`` of an ONNX file (without reading its weights)."""
     model = load_onnx(path, load_external_data=False)

@@ -28,11 +28,10 @@ from ..compare.metrics import PRECISIONS, compare_outputs
 from ..errors import ZoeExportError
 from ..runtime import OnnxrtRunner, TensorSpec, TorchRunner, import_onnxruntime
 from .graph_checks import check_tensorrt_support, graph_summary
+from .metadata import PROTOBUF_LIMIT
 
 INPUT_FORMATS = ("float-nchw", "uint8-nhwc")
 INPUT_NAME = "image"
-#: protobuf's hard limit is 2 GiB; above this the weights go to a .data file beside the .onnx
-EXTERNAL_DATA_THRESHOLD = 2 * 1024**3 - 64 * 1024**2
 MAX_DYNAMIC_BATCH = 64
 
 
@@ -286,7 +285,7 @@ def export_onnx(model: nn.Module, output: str | Path | None = None, options: Exp
     program.model.metadata_props.update(metadata)
     external = options.external_data
     if external is None:
-        external = summary["initializer_bytes"] > EXTERNAL_DATA_THRESHOLD
+        external = summary["initializer_bytes"] > PROTOBUF_LIMIT
     folder = output.parent if str(output.parent) else Path(".")
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=folder) as tmp:
         with timed("save", f"writing {output}" + (" with external data" if external else "")):

@@ -28,11 +28,10 @@ from .._memory import release_memory
 from .._log import log, stage
 from ..compare.metrics import PRECISIONS, Tolerance
 from ..errors import ZoeExportError
-from ..export.metadata import load_onnx, read_metadata
+from ..export.metadata import PROTOBUF_LIMIT, load_onnx, read_metadata
 from ..runtime import Runner
 from .budget import SearchResult, search_budget
 from .fp16 import PrecisionPlan, convert_fp16, emulate_fp16, plan_fp16
-from .graph import PROTOBUF_LIMIT
 from .int8 import (CALIBRATION_METHODS, HIGH_PRECISIONS, Int8Selection, activation_inputs, calibrate, count_qdq,
                    dequantize_nodes, int8_nodes, keep_float_inputs, keep_rules_summary, quantize_qdq, select_int8)
 from .islands import FP16_ISLANDS, Island
@@ -306,11 +305,14 @@ def parity_inputs(source: str | Path, options: PrecisionOptions) -> dict[str, di
     to :func:`convert_precision` as ``reference`` (then free the model before the heavy part)."""
     source = Path(source)
     metadata = _read_source(source)
-    calib = _open_calib(options, metadata, source)
+    return _parity_feeds(metadata, _open_calib(options, metadata, source), options.holdout)
+
+
+def _parity_feeds(metadata: dict[str, str], calib, holdout: int) -> dict[str, dict[str, np.ndarray]]:
     batch = graph_batch(metadata)
     feeds = structured_feeds(metadata, batch)
-    if calib is not None and options.holdout:
-        feeds.update(heldout_feeds(calib.split(options.holdout)[1], batch))
+    if calib is not None and holdout:
+        feeds.update(heldout_feeds(calib.split(holdout)[1], batch))
     return feeds
 
 
@@ -332,8 +334,7 @@ def convert_precision(source: str | Path, output: str | Path | None, options: Pr
     calib = _open_calib(options, metadata, source)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zoe-precision-") as tmp:
-        bench = Workbench(source, metadata, Path(tmp), parity_inputs(source, options))
-        bench.heldout = [case for case in bench.feeds if case.startswith("heldout:")]
+        bench = Workbench(source, metadata, Path(tmp), _parity_feeds(metadata, calib, options.holdout))
         with stage(f"FP32 reference outputs on {len(bench.feeds)} input(s)"):
             name = compute_references(bench, reference)
         del reference

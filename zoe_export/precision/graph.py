@@ -80,13 +80,11 @@ def set_elem_type(graph: onnx.GraphProto, names: set[str], elem_type: int) -> No
             value.type.tensor_type.elem_type = elem_type
 
 
-#: protobuf's hard limit is 2 GiB; bigger graphs keep their weights in a .data file beside them
-PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2
-
-
 def save_model(model: onnx.ModelProto, path) -> None:
     """Save a graph, with its weights in ``<name>.data`` beside it when it exceeds protobuf's limit."""
     from pathlib import Path
+
+    from ..export.metadata import PROTOBUF_LIMIT
 
     path = Path(path)
     external = model.ByteSize() > PROTOBUF_LIMIT

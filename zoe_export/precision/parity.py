@@ -27,7 +27,11 @@ class Workbench:
     tmp: Path
     feeds: dict[str, dict[str, np.ndarray]]
     references: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    heldout: list[str] = field(default_factory=list)  # feed names that are held-out samples
+
+    @property
+    def heldout(self) -> list[str]:
+        """Names of the feeds that are held-out calibration samples."""
+        return [case for case in self.feeds if case.startswith("heldout:")]
 
     @property
     def batch(self) -> int | None:
