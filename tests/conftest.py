@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REFERENCE, SKIP_REASON
+from helpers import REFERENCE, SKIP_REASON, write_images
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +39,62 @@ def official_state_dict(zoe_weights, reference_dir):
         return zoe_weights.make_state_dict(str(reference_dir / f"official_keys_{variant}.txt"), **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory):
+    """variant -> the verified FP32 export of its seeded random weights (64x96, batch 1)."""
+    folder = tmp_path_factory.mktemp("fp32")
+    made = {}
+
+    def get(variant: str):
+        from zoe_export.export import export_onnx
+        from zoe_export.models import load_model
+
+        if variant not in made:
+            made[variant] = folder / f"{variant}.onnx"
+            export_onnx(load_model(variant, weights="random"), made[variant])
+        return made[variant]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_calib(tmp_path_factory):
+    """A 10-sample float-nchw calibration set for the 64x96 test variants."""
+    from zoe_export.calib import SetSpec, build_calibration_set
+
+    root = tmp_path_factory.mktemp("calib")
+    images = write_images(root / "images", 10)
+    build_calibration_set(root / "set", SetSpec(64, 96), images=images, count=10, min_count=2, progress=False)
+    return root / "set"
+
+
+@pytest.fixture(scope="session")
+def tiny_dynamic(tmp_path_factory):
+    """test-N exported with a dynamic batch."""
+    from zoe_export.export import ExportOptions, export_onnx
+    from zoe_export.models import load_model
+
+    path = tmp_path_factory.mktemp("dyn") / "n_dyn.onnx"
+    export_onnx(load_model("test-N", weights="random"), path, ExportOptions(batch=None, verify=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_converted(tiny_onnx, tiny_calib, tmp_path_factory):
+    """precision -> test-N converted by the precision stage (fp16, or int8 from the tiny calibration set)."""
+    from zoe_export.precision import PrecisionOptions, convert_precision
+
+    folder = tmp_path_factory.mktemp("converted")
+    made = {}
+
+    def get(precision: str):
+        if precision not in made:
+            options = (PrecisionOptions("fp16", backend="builtin") if precision == "fp16" else
+                       PrecisionOptions("int8", calib=tiny_calib, calib_method="max", backend="builtin"))
+            made[precision] = folder / f"n_{precision}.onnx"
+            convert_precision(tiny_onnx("test-N"), made[precision], options, progress=False)
+        return made[precision]
+
+    return get

@@ -52,6 +52,47 @@ def load_model_from_args(args: argparse.Namespace):
     )
 
 
+def add_precision_args(group, high_precision: str) -> None:
+    """How an FP32 graph becomes FP16 or INT8 (zoe-export onnx --precision, zoe-export trt --fp16/--int8)."""
+    group.add_argument("--calib", metavar="DIR", help="calibration set from zoe-export calib (INT8)")
+    group.add_argument("--calib-method", choices=("entropy", "max"), default="entropy",
+                       help="activation ranges: entropy (KL, 2048-bin histograms; default) or max")
+    group.add_argument("--keep-precision", nargs="+", metavar="PATTERN",
+                       help="fnmatch patterns on '<module path>/<node>' kept out of INT8, replacing the defaults "
+                            "(BEiT attention, patch embedding, metric head); 'none' quantizes every Conv/MatMul")
+    group.add_argument("--high-precision", choices=("fp32", "fp16"), default=high_precision,
+                       help=f"what the INT8 graph runs elsewhere: fp32 (ONNX Runtime CPU) or fp16 (TensorRT); "
+                            f"default {high_precision}")
+    group.add_argument("--max-rel-drift", type=float, metavar="REL",
+                       help="INT8 accuracy budget: keep the fewest layer groups out of INT8 so that REL on held-out "
+                            "calibration samples stays within it (e.g. 0.01)")
+    group.add_argument("--holdout", type=int, default=2,
+                       help="calibration samples held out to measure INT8 drift (default 2)")
+    group.add_argument("--backend", choices=("auto", "modelopt", "builtin"), default="auto",
+                       help="converter: auto = NVIDIA Model Optimizer (AutoCast, INT8 quantizer) when installed and "
+                            "this machine's memory holds it (M12 INT8: ~21 GB, FP16: ~12 GB), else builtin (our FP16 "
+                            "converter, ONNX Runtime's QDQ quantizer: ~7 GB); both get the same islands, INT8 "
+                            "selection and ranges")
+
+
+def precision_options_from_args(args: argparse.Namespace, precision: str):
+    """The one mapping from the precision flags to :class:`~zoe_export.precision.PrecisionOptions`."""
+    from ..precision import PrecisionOptions
+
+    keep = None if args.keep_precision is None else tuple(p for p in args.keep_precision if p != "none")
+    options = PrecisionOptions(
+        precision=precision, calib=args.calib, calib_method=args.calib_method, keep_precision=keep,
+        high_precision=args.high_precision, max_rel_drift=args.max_rel_drift, holdout=args.holdout,
+        verify=getattr(args, "verify", True), backend=args.backend,
+    )
+    options.validate()
+    if options.calib is not None:
+        from ..calib import CalibrationSet
+
+        CalibrationSet(options.calib).split(options.holdout)  # readable, and big enough, before the slow part
+    return options
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
 

@@ -15,7 +15,15 @@ import time
 from pathlib import Path
 
 from ..errors import ZoeExportError
-from .args import add_common_args, add_model_args, check_weight_flags, cli_entry, load_model_from_args
+from .args import (
+    add_common_args,
+    add_model_args,
+    add_precision_args,
+    check_weight_flags,
+    cli_entry,
+    load_model_from_args,
+    precision_options_from_args,
+)
 
 
 def _predict(model, image, args):
@@ -169,23 +177,6 @@ def _demo_export(model, image, torch_depth, out_dir: Path, stem: str, args) -> N
     print(f"wrote    {out_dir / f'{stem}_onnx_parity.png'}  (input | PyTorch | ONNX Runtime | error)")
 
 
-def _precision_options(args: argparse.Namespace):
-    from ..precision import PrecisionOptions
-
-    keep = None if args.keep_precision is None else tuple(p for p in args.keep_precision if p != "none")
-    options = PrecisionOptions(
-        precision=args.precision, calib=args.calib, calib_method=args.calib_method, keep_precision=keep,
-        high_precision=args.high_precision, max_rel_drift=args.max_rel_drift, holdout=args.holdout, verify=args.verify,
-        backend=args.backend,
-    )
-    options.validate()
-    if options.calib is not None:
-        from ..calib import CalibrationSet
-
-        CalibrationSet(options.calib).split(options.holdout)  # readable, and big enough, before the slow part
-    return options
-
-
 def cmd_onnx(args: argparse.Namespace) -> int:
     from .._log import stage
     from ..export import ExportOptions, export_onnx, preflight
@@ -200,7 +191,7 @@ def cmd_onnx(args: argparse.Namespace) -> int:
     )
     ModelOptions.resolve(get_variant(args.variant), args.height, args.width, args.max_depth, args.domain)
     check_weight_flags(args)
-    precision = _precision_options(args) if args.precision != "fp32" else None
+    precision = precision_options_from_args(args, args.precision) if args.precision != "fp32" else None
     preflight(args.output, options)  # fail before the slow part
 
     def model():  # no name holds the model here: the precision stage frees it once it has its references
@@ -254,6 +245,60 @@ def _report_precision(manifest: dict) -> None:
     print(f"convert  {manifest['converter']}")
     print(f"wrote    {manifest['file']} and {manifest['file']}.json (REL {parity['overall']['rel']:.2e} against "
           f"{manifest['reference']}; {manifest['seconds']:.0f} s)")
+
+
+def _batch_profile(text: str) -> tuple[int, int, int]:
+    try:
+        low, opt, high = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give MIN:OPT:MAX batch sizes, e.g. 1:2:8") from None
+    return low, opt, high
+
+
+def cmd_trt(args: argparse.Namespace) -> int:
+    from ..trt import BuildOptions, EngineCache, build_engine, probe_environment
+    from ..trt.graph import GraphInfo
+
+    if args.fp16 and args.int8:
+        raise ZoeExportError("--fp16 and --int8 exclude each other: --int8 already runs the layers it keeps out of "
+                             "INT8 in FP16 (--high-precision fp16). Pick one.")
+    precision = "fp16" if args.fp16 else "int8" if args.int8 else None
+    options = BuildOptions(precision=precision, calib=args.calib, legacy_precision=args.legacy_precision,
+                           workspace_gb=args.workspace_gb, batch_profile=args.batch_profile,
+                           timing_cache=args.timing_cache, output=args.output)
+    options.validate()
+    graph = GraphInfo.read(args.onnx)
+    converts = precision is not None and graph.precision == "fp32" and not args.legacy_precision
+    unused = [flag for flag, given in (("--max-rel-drift", args.max_rel_drift is not None),
+                                       ("--keep-precision", args.keep_precision is not None)) if given]
+    if unused and not converts:
+        raise ZoeExportError(f"{' and '.join(unused)} tune the conversion of an FP32 graph to INT8, which this build "
+                             f"does not do ({graph.path} is {graph.precision}"
+                             f"{', --legacy-precision' if args.legacy_precision else ''}). Drop them.")
+    precision_options = precision_options_from_args(args, precision) if converts else None
+    cache = EngineCache(args.cache_dir) if args.cache_dir else None
+    manifest = build_engine(args.onnx, options, precision_options, env=probe_environment(), cache=cache,
+                            rebuild=args.rebuild)
+    _report_engine(manifest)
+    return 0
+
+
+def _report_engine(manifest: dict) -> None:
+    from ..trt import manifest_path
+
+    path = Path(manifest["path"])
+    gpu = manifest["gpu"]
+    how = f"reused {manifest['reused']}" if manifest.get("reused") else f"built in {manifest['build']['seconds']:.0f} s"
+    print(f"engine   {path} ({manifest['engine_bytes'] / 2**20:.0f} MB): {manifest['precision']}, {manifest['mode']}, "
+          f"{how} on {gpu['name']} (compute capability {gpu['compute_capability']}), TensorRT {manifest['tensorrt_version']}")
+    for tensor in manifest["inputs"]:
+        profile = tensor.get("profile")
+        extra = f", profile {profile['min'][0]}:{profile['opt'][0]}:{profile['max'][0]}" if profile else ""
+        print(f"input    {tensor['name']} {tensor['shape']} {tensor['dtype']}{extra}")
+    print("outputs  " + ", ".join(f"{t['name']} {t['shape']} {t['dtype']}" for t in manifest["outputs"]))
+    if manifest["islands"]:
+        print("islands  " + "; ".join(f"{k} {v}" for k, v in manifest["islands"].items()))
+    print(f"manifest {manifest_path(path)}")
 
 
 def cmd_calib(args: argparse.Namespace) -> int:
@@ -376,24 +421,30 @@ def build_parser() -> argparse.ArgumentParser:
     q = p.add_argument_group("precision (FP16 / INT8 graphs, converted from the verified FP32 export)")
     q.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
                    help="fp32 (default); fp16 with FP32 islands; int8 Q/DQ (needs --calib)")
-    q.add_argument("--calib", metavar="DIR", help="calibration set from zoe-export calib (INT8)")
-    q.add_argument("--calib-method", choices=("entropy", "max"), default="entropy",
-                   help="activation ranges: entropy (KL, 2048-bin histograms; default) or max")
-    q.add_argument("--keep-precision", nargs="+", metavar="PATTERN",
-                   help="fnmatch patterns on '<module path>/<node>' kept out of INT8, replacing the defaults "
-                        "(BEiT attention, patch embedding, metric head); 'none' quantizes every Conv/MatMul")
-    q.add_argument("--high-precision", choices=("fp32", "fp16"), default="fp32",
-                   help="what the INT8 graph runs elsewhere: fp32 (CPU, default) or fp16 (TensorRT)")
-    q.add_argument("--max-rel-drift", type=float, metavar="REL",
-                   help="INT8 accuracy budget: keep the fewest layer groups out of INT8 so that REL on held-out "
-                        "calibration samples stays within it (e.g. 0.01)")
-    q.add_argument("--holdout", type=int, default=2,
-                   help="calibration samples held out to measure INT8 drift (default 2)")
-    q.add_argument("--backend", choices=("auto", "modelopt", "builtin"), default="auto",
-                   help="converter: auto = NVIDIA Model Optimizer (AutoCast, INT8 quantizer) when installed and this "
-                        "machine's memory holds it (M12 INT8: ~21 GB, FP16: ~12 GB), else builtin (our FP16 converter, "
-                        "ONNX Runtime's QDQ quantizer: ~7 GB); both get the same islands, INT8 selection and ranges")
+    add_precision_args(q, high_precision="fp32")
     p.set_defaults(func=cmd_onnx)
+
+    p = sub.add_parser("trt", help="a TensorRT engine from an ONNX export (strongly typed; needs TensorRT and a GPU)")
+    add_common_args(p)
+    p.add_argument("--onnx", required=True, help="the FP32 export, or a graph from zoe-export onnx --precision")
+    g = p.add_argument_group("engine")
+    g.add_argument("--fp16", action="store_true", help="FP16 with FP32 islands (an FP32 graph is converted first)")
+    g.add_argument("--int8", action="store_true",
+                   help="INT8 Q/DQ, FP16 elsewhere (an FP32 graph is calibrated and converted first: needs --calib)")
+    g.add_argument("--output", help="the engine file (default: engines/<onnx name>[_<precision>].engine)")
+    g.add_argument("--timing-cache", metavar="FILE",
+                   help="TensorRT tactic timing cache, read and updated (default: engines/timing_<sm>_trt<version>.cache)")
+    g.add_argument("--workspace-gb", type=float, metavar="GB", help="builder workspace limit (default: TensorRT's)")
+    g.add_argument("--batch-profile", type=_batch_profile, metavar="MIN:OPT:MAX",
+                   help="batch range for graphs exported with --dynamic-batch (default 1:2:8)")
+    g.add_argument("--legacy-precision", action="store_true",
+                   help="TensorRT 10 only: the FP32 graph with the builder's FP16/INT8 flags, FP32 islands pinned by "
+                        "precision constraints, an entropy calibrator on --calib (with a cache file)")
+    g.add_argument("--rebuild", action="store_true", help="build even when a matching engine exists")
+    g.add_argument("--cache-dir", metavar="DIR", help="engine cache (default: ~/.cache/zoe-export/engines)")
+    q = p.add_argument_group("precision (when an FP32 graph is converted first)")
+    add_precision_args(q, high_precision="fp16")
+    p.set_defaults(func=cmd_trt)
 
     p = sub.add_parser("calib", help="a calibration set: images/video frames preprocessed for a model input")
     add_common_args(p)

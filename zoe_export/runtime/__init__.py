@@ -1,6 +1,15 @@
-"""Runners: one interface over PyTorch and ONNX Runtime (TensorRT joins with the engine stage)."""
+"""Runners: one interface over PyTorch, ONNX Runtime and TensorRT; DepthEngine for apps on top of any.
+
+TensorRT and cuda-python are imported when a TensorRT runner activates, never at import time.
+"""
 from .base import Runner, TensorSpec
+from .depth_engine import DepthEngine, ModelInput, open_runner
+from .device_arrays import DeviceArray, DeviceView, as_device_view
 from .onnxrt_runner import OnnxrtRunner, import_onnxruntime
 from .torch_runner import TorchRunner
+from .trt_runner import TrtRunner
 
-__all__ = ["OnnxrtRunner", "Runner", "TensorSpec", "TorchRunner", "import_onnxruntime"]
+__all__ = [
+    "DepthEngine", "DeviceArray", "DeviceView", "ModelInput", "OnnxrtRunner", "Runner", "TensorSpec", "TorchRunner",
+    "TrtRunner", "as_device_view", "import_onnxruntime", "open_runner",
+]

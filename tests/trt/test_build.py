@@ -1,0 +1,140 @@
+"""build_engine end to end with TensorRT's part faked: the loader chain returns bytes (or fails).
+
+Everything around the TensorRT call runs for real: refusals, the precision stage, atomic writes,
+the manifest, the engine cache and reuse.
+"""
+import json
+
+import pytest
+from polygraphy.exception import PolygraphyException
+
+from zoe_export.errors import ZoeExportError
+from zoe_export.trt import (
+    BuildOptions,
+    EngineCache,
+    TrtEnvironment,
+    build_engine,
+    read_manifest,
+)
+from zoe_export.trt import build as build_module
+from zoe_export.trt.cache import file_sha256
+
+
+@pytest.fixture
+def tensorrt_build(monkeypatch):
+    """Replace the TensorRT build with a callable that records each plan and returns fake engine bytes."""
+    plans = []
+
+    def chain(plan, progress=None):
+        plans.append(plan)
+        return lambda: f"engine for {plan.onnx.name} {plan.precision} {plan.mode}".encode()
+
+    monkeypatch.setattr(build_module, "loader_chain", chain)
+    return plans
+
+
+def _build(onnx, tmp_path, env, **options):
+    options.setdefault("output", tmp_path / "engines" / "m.engine")
+    return build_engine(onnx, BuildOptions(**options), env=env, cache=EngineCache(tmp_path / "cache"))
+
+
+def test_fp32_engine_manifest(tiny_dynamic, tmp_path, env10, tensorrt_build):
+    manifest = _build(tiny_dynamic, tmp_path, env10, batch_profile=(1, 2, 4), workspace_gb=1)
+    engine = tmp_path / "engines" / "m.engine"
+    assert manifest["path"] == str(engine) and engine.read_bytes() == b"engine for n_dyn.onnx fp32 strongly-typed"
+    written = read_manifest(engine)
+    assert "path" not in written and written == {k: v for k, v in manifest.items() if k != "path"}
+    assert written["engine_sha256"] == file_sha256(engine) and written["tensorrt_version"] == "10.13.2.6"
+    assert written["gpu"] == {"name": "NVIDIA H200", "compute_capability": "9.0"}
+    assert (written["precision"], written["mode"]) == ("fp32", "strongly-typed")
+    assert written["inputs"] == [{"name": "image", "dtype": "float32", "shape": ["N", 3, 64, 96],
+                                  "profile": {"min": [1, 3, 64, 96], "opt": [2, 3, 64, 96], "max": [4, 3, 64, 96]}}]
+    assert written["outputs"] == [{"name": "metric_depth", "dtype": "float32", "shape": ["N", 1, 64, 96]}]
+    assert written["onnx"]["sha256"] == file_sha256(tiny_dynamic) and written["onnx"]["converted"] is None
+    assert written["model"]["variant"] == "test-N" and written["model"]["batch"] == "dynamic"
+    assert written["build"]["plan"]["workspace_bytes"] == 2**30
+    assert written["build"]["timing_cache"].endswith("engines/timing_sm_90_trt10.13.2.6.cache")
+
+
+def test_a_matching_engine_is_reused_from_the_output_then_from_the_cache(tiny_onnx, tmp_path, env10, tensorrt_build):
+    first = _build(tiny_onnx("test-N"), tmp_path, env10)
+    again = _build(tiny_onnx("test-N"), tmp_path, env10)
+    assert len(tensorrt_build) == 1 and again["reused"] == again["path"]
+    other = _build(tiny_onnx("test-N"), tmp_path, env10, output=tmp_path / "elsewhere" / "x.engine")
+    assert len(tensorrt_build) == 1 and other["reused"].endswith(f"cache/{first['cache_key']}.engine")
+    assert (tmp_path / "elsewhere" / "x.engine").read_bytes() == (tmp_path / "engines" / "m.engine").read_bytes()
+    assert read_manifest(tmp_path / "elsewhere" / "x.engine")["file"] == "x.engine"
+
+
+def test_what_decides_the_engine_rebuilds_it(tiny_onnx, tmp_path, env10, tensorrt_build):
+    _build(tiny_onnx("test-N"), tmp_path, env10)
+    _build(tiny_onnx("test-N"), tmp_path, env10, workspace_gb=2)
+    _build(tiny_onnx("test-N"), tmp_path, TrtEnvironment("10.14.1.48", True, env10.gpu))
+    assert len(tensorrt_build) == 3
+    build_engine(tiny_onnx("test-N"), BuildOptions(output=tmp_path / "engines" / "m.engine"), env=env10,
+                 cache=EngineCache(tmp_path / "cache"), rebuild=True)
+    assert len(tensorrt_build) == 4
+
+
+@pytest.mark.parametrize("failure", [PolygraphyException("builder said no"), None])
+def test_a_failed_build_leaves_no_engine(failure, tiny_onnx, tmp_path, env10, monkeypatch):
+    def chain(plan, progress=None):
+        def build():
+            if failure is not None:
+                raise failure
+            return None
+        return build
+
+    monkeypatch.setattr(build_module, "loader_chain", chain)
+    with pytest.raises(ZoeExportError, match="builder said no|returned no engine") as info:
+        _build(tiny_onnx("test-N"), tmp_path, env10)
+    assert "Nothing was written" in str(info.value) or "nothing was written" in str(info.value)
+    assert not list((tmp_path / "engines").iterdir())
+
+
+def test_without_tensorrt_nothing_is_touched(tiny_onnx, tmp_path, tensorrt_build):
+    with pytest.raises(ZoeExportError, match=r"needs the tensorrt package.*zoe-export\[trt\]"):
+        _build(tiny_onnx("test-N"), tmp_path, TrtEnvironment(None, False, None), precision="fp16")
+    assert tensorrt_build == [] and not (tmp_path / "engines").exists()
+
+
+def test_fp16_from_an_fp32_graph_goes_through_the_precision_stage(tiny_onnx, tmp_path, env10, tensorrt_build):
+    manifest = _build(tiny_onnx("test-N"), tmp_path, env10, precision="fp16")
+    converted = tmp_path / "engines" / "m.onnx"
+    (plan,) = tensorrt_build
+    assert plan.onnx == converted and plan.mode == "strongly-typed" and not plan.fp16_flag
+    assert manifest["precision"] == "fp16" and manifest["onnx"]["precision"] == "fp32"
+    assert manifest["onnx"]["converted"] == {"file": str(converted), "sha256": file_sha256(converted)}
+    assert "attractors" in manifest["islands"]["fp16_islands"] and float(manifest["islands"]["measured_rel"]) < 2e-3
+    assert json.loads((tmp_path / "engines" / "m.onnx.json").read_text())["precision"] == "fp16"
+
+
+def test_int8_from_an_fp32_graph_is_calibrated_with_fp16_elsewhere(tiny_onnx, tiny_calib, tmp_path, env10,
+                                                                   tensorrt_build):
+    from zoe_export.calib import CalibrationSet
+
+    manifest = _build(tiny_onnx("test-N"), tmp_path, env10, precision="int8", calib=tiny_calib)
+    assert manifest["precision"] == "int8" and manifest["islands"]["high_precision"] == "fp16"
+    assert manifest["calibration_set"] == CalibrationSet(tiny_calib).id
+    assert tensorrt_build[0].onnx.name == "m.onnx"
+
+
+def test_a_converted_graph_is_built_as_it_is(tiny_converted, tmp_path, env11, tensorrt_build):
+    manifest = _build(tiny_converted("fp16"), tmp_path, env11)
+    (plan,) = tensorrt_build
+    assert plan.onnx == tiny_converted("fp16") and plan.strongly_typed_flag is False  # TensorRT 11: implied
+    assert manifest["precision"] == "fp16" and manifest["onnx"]["converted"] is None
+
+
+def test_legacy_precision(tiny_onnx, tmp_path, env10, env11, tensorrt_build):
+    manifest = _build(tiny_onnx("test-N"), tmp_path, env10, precision="fp16", legacy_precision=True)
+    (plan,) = tensorrt_build
+    assert plan.onnx == tiny_onnx("test-N") and plan.fp16_flag and plan.precision_constraints == "obey"
+    assert manifest["mode"] == "legacy-precision" and manifest["islands"]["layer_pins"]["fp32"] > 0
+    with pytest.raises(ZoeExportError, match="TensorRT 11.0.0.7 removed"):
+        _build(tiny_onnx("test-N"), tmp_path, env11, precision="fp16", legacy_precision=True)
+
+
+def test_output_must_be_an_engine_file(tiny_onnx, tmp_path, env10):
+    with pytest.raises(ZoeExportError, match="NAME.engine"):
+        _build(tiny_onnx("test-N"), tmp_path, env10, output=tmp_path / "m.onnx")

@@ -1,0 +1,268 @@
+"""The build plan and the Polygraphy loader chain for each mode, checked without TensorRT."""
+import sys
+import types
+
+import pytest
+from packaging.version import Version
+from polygraphy.backend.trt import (
+    CreateConfig,
+    EngineBytesFromNetwork,
+    PostprocessConfig,
+    PostprocessNetwork,
+)
+
+from zoe_export.errors import ZoeExportError
+from zoe_export.precision import plan_fp16, select_int8
+from zoe_export.trt import BuildOptions, loader_chain, plan_build
+from zoe_export.trt.graph import GraphInfo
+from zoe_export.trt.parser import NetworkFromOnnxChecked
+from zoe_export.trt.plan import (
+    ConfigureBuild,
+    PinLayers,
+    batch_profiles,
+    check_legacy_supported,
+    onnx_node_of,
+    target_precision,
+)
+
+TRT10, TRT11 = Version("10.13.2"), Version("11.0.0")
+
+
+def _plan(path, tmp_path, trt=TRT10, **options):
+    graph = GraphInfo.read(path)
+    opts = BuildOptions(**options)
+    precision, _ = target_precision(graph, opts)
+    return plan_build(graph, opts, precision, trt, tmp_path / "out.engine")
+
+
+# ------------------------------------------------------------------------------------ what to build
+
+def test_fp32_graph_targets(tiny_onnx):
+    graph = GraphInfo.read(tiny_onnx("test-N"))
+    assert target_precision(graph, BuildOptions()) == ("fp32", False)
+    assert target_precision(graph, BuildOptions(precision="fp16")) == ("fp16", True)
+    assert target_precision(graph, BuildOptions(precision="int8", calib="c")) == ("int8", True)
+    assert target_precision(graph, BuildOptions(precision="fp16", legacy_precision=True)) == ("fp16", False)
+
+
+@pytest.mark.parametrize("options, message", [
+    (BuildOptions(precision="int8"), "needs a calibration set"),
+    (BuildOptions(calib="c"), "only for --int8"),
+    (BuildOptions(precision="fp16", calib="c"), "only for --int8"),
+])
+def test_fp32_graph_refusals(options, message, tiny_onnx):
+    with pytest.raises(ZoeExportError, match=message):
+        target_precision(GraphInfo.read(tiny_onnx("test-N")), options)
+
+
+def test_a_converted_graph_is_built_as_it_is_and_never_converted_twice(tiny_converted):
+    graph = GraphInfo.read(tiny_converted("int8"))
+    assert graph.precision == "int8"
+    assert target_precision(graph, BuildOptions()) == ("int8", False)
+    assert target_precision(graph, BuildOptions(precision="int8")) == ("int8", False)
+    with pytest.raises(ZoeExportError, match="already an INT8 graph.*never converted twice"):
+        target_precision(graph, BuildOptions(precision="fp16"))
+    with pytest.raises(ZoeExportError, match="--legacy-precision builds from the FP32 export"):
+        target_precision(graph, BuildOptions(precision="int8", legacy_precision=True))
+    with pytest.raises(ZoeExportError, match="Drop --calib"):
+        target_precision(graph, BuildOptions(calib="c"))
+
+
+def test_legacy_precision_is_refused_on_tensorrt_11():
+    check_legacy_supported(BuildOptions(precision="fp16", legacy_precision=True), TRT10)
+    with pytest.raises(ZoeExportError, match="TensorRT 11.0.0 removed the builder's precision flags"):
+        check_legacy_supported(BuildOptions(precision="fp16", legacy_precision=True), TRT11)
+
+
+@pytest.mark.parametrize("options, message", [
+    (BuildOptions(legacy_precision=True), "add --fp16 or --int8"),
+    (BuildOptions(workspace_gb=0), "positive size"),
+    (BuildOptions(batch_profile=(2, 1, 4)), "MIN <= OPT <= MAX"),
+    (BuildOptions(precision="bf16"), "fp16 or int8"),
+])
+def test_option_refusals(options, message):
+    with pytest.raises(ZoeExportError, match=message):
+        options.validate()
+
+
+# ------------------------------------------------------------------------------------------- plans
+
+def test_strongly_typed_plan_sets_no_precision_flag(tiny_converted, tmp_path):
+    plan = _plan(tiny_converted("fp16"), tmp_path, workspace_gb=2)
+    assert (plan.mode, plan.precision, plan.strongly_typed_flag) == ("strongly-typed", "fp16", True)
+    assert not plan.fp16_flag and not plan.int8_flag and plan.precision_constraints is None and not plan.layer_pins
+    assert plan.workspace_bytes == 2 * 2**30 and plan.profiles == () and plan.calibration is None
+    # TensorRT 11: every network is strongly typed; the flag is not set
+    assert _plan(tiny_converted("fp16"), tmp_path, trt=TRT11).strongly_typed_flag is False
+
+
+def test_legacy_fp16_plan_pins_the_fp32_islands(tiny_onnx, tmp_path):
+    import onnx
+
+    plan = _plan(tiny_onnx("test-N"), tmp_path, precision="fp16", legacy_precision=True)
+    islands = plan_fp16(onnx.load(tiny_onnx("test-N"))).fp32_nodes
+    assert (plan.mode, plan.fp16_flag, plan.int8_flag, plan.strongly_typed_flag) == ("legacy-precision", True, False, False)
+    assert plan.precision_constraints == "obey"
+    assert islands and plan.layer_pins == {name: "fp32" for name in islands}
+
+
+def test_legacy_int8_plan_calibrates_and_keeps_the_kept_nodes_in_fp16(tiny_onnx, tiny_calib, tmp_path):
+    import onnx
+
+    from zoe_export.calib import CalibrationSet
+
+    plan = _plan(tiny_onnx("test-N"), tmp_path, precision="int8", calib=tiny_calib, legacy_precision=True)
+    model = onnx.load(tiny_onnx("test-N"))
+    assert plan.int8_flag and plan.fp16_flag
+    assert plan.calibration.set_id == CalibrationSet(tiny_calib).id
+    assert plan.calibration.cache == tmp_path / "out.engine.calib.cache"
+    kept = set(select_int8(model).kept) - set(plan_fp16(model).fp32_nodes)
+    assert kept and all(plan.layer_pins[n] == "fp16" for n in kept)
+
+
+def test_legacy_int8_refuses_a_calibration_set_of_another_size(tiny_onnx, tmp_path):
+    from helpers import write_images
+
+    from zoe_export.calib import SetSpec, build_calibration_set
+
+    other = tmp_path / "other"
+    build_calibration_set(other, SetSpec(32, 32), images=write_images(tmp_path / "img", 3), count=3, min_count=2,
+                          progress=False)
+    with pytest.raises(ZoeExportError, match="32x32"):
+        _plan(tiny_onnx("test-N"), tmp_path, precision="int8", calib=other, legacy_precision=True)
+
+
+def test_batch_profiles(tiny_dynamic, tiny_onnx):
+    (profile,) = batch_profiles(GraphInfo.read(tiny_dynamic), None)
+    assert (profile.input, profile.min, profile.opt, profile.max) == ("image", (1, 3, 64, 96), (2, 3, 64, 96), (8, 3, 64, 96))
+    (profile,) = batch_profiles(GraphInfo.read(tiny_dynamic), (1, 4, 16))
+    assert profile.max == (16, 3, 64, 96)
+    assert batch_profiles(GraphInfo.read(tiny_onnx("test-N")), None) == ()
+    with pytest.raises(ZoeExportError, match="fixed batch.*--dynamic-batch"):
+        batch_profiles(GraphInfo.read(tiny_onnx("test-N")), (1, 2, 4))
+
+
+def test_the_fingerprint_holds_what_decides_the_engine(tiny_converted, tmp_path):
+    a = _plan(tiny_converted("fp16"), tmp_path)
+    moved = _plan(tiny_converted("fp16"), tmp_path / "elsewhere", timing_cache=tmp_path / "t.cache")
+    assert a.fingerprint() == moved.fingerprint()
+    assert a.fingerprint() != _plan(tiny_converted("fp16"), tmp_path, workspace_gb=4).fingerprint()
+    assert a.fingerprint() != _plan(tiny_converted("fp16"), tmp_path, trt=TRT11).fingerprint()
+
+
+# ---------------------------------------------------------------------------------- loader chains
+
+def test_strongly_typed_loader_chain(tiny_dynamic, tmp_path):
+    plan = _plan(tiny_dynamic, tmp_path, timing_cache=tmp_path / "timing.cache", workspace_gb=1)
+    chain = loader_chain(plan)
+    assert isinstance(chain, EngineBytesFromNetwork) and chain.timing_cache_path == str(tmp_path / "timing.cache")
+    network = chain._network
+    assert isinstance(network, NetworkFromOnnxChecked)
+    assert network.path == tiny_dynamic and network.strongly_typed is True
+    assert isinstance(chain._config, PostprocessConfig)
+    config = chain._config._config
+    assert isinstance(config, CreateConfig)
+    assert (config.fp16, config.int8, config.tf32, config.precision_constraints) == (False, False, False, None)
+    assert config.timing_cache_path is None  # no cache file yet: nothing to load
+    (profile,) = config.profiles
+    assert profile["image"].min == (1, 3, 64, 96) and profile["image"].max == (8, 3, 64, 96)
+    build = chain._config._func
+    assert isinstance(build, ConfigureBuild) and build.workspace_bytes == 2**30 and build.calibration is None
+
+
+def test_an_existing_timing_cache_is_loaded(tiny_onnx, tmp_path):
+    (tmp_path / "timing.cache").write_bytes(b"cache")
+    chain = loader_chain(_plan(tiny_onnx("test-N"), tmp_path, timing_cache=tmp_path / "timing.cache"))
+    assert chain._config._config.timing_cache_path == str(tmp_path / "timing.cache")
+
+
+def test_legacy_loader_chain(tiny_onnx, tiny_calib, tmp_path):
+    plan = _plan(tiny_onnx("test-N"), tmp_path, precision="int8", calib=tiny_calib, legacy_precision=True)
+    chain = loader_chain(plan)
+    assert isinstance(chain._network, PostprocessNetwork)
+    config = chain._config._config
+    assert (config.fp16, config.int8, config.precision_constraints) == (True, True, "obey")
+    assert chain._config._func.calibration == plan.calibration
+
+
+# ------------------------------------------------------------------ what runs inside the build
+
+def test_onnx_node_of_a_layer():
+    nodes = {"/encoder/blocks.0/attn/Softmax": "fp32", "/head/Conv": "fp16"}
+    assert onnx_node_of("Softmax_17", "[ONNX Layer: /encoder/blocks.0/attn/Softmax]", nodes) == "/encoder/blocks.0/attn/Softmax"
+    fused = "[ONNX Layer: /other/Add]\x1f[ONNX Layer: /head/Conv]"
+    assert onnx_node_of("fused", fused, nodes) == "/head/Conv"
+    assert onnx_node_of("/head/Conv_output_0", "", nodes) == "/head/Conv"
+    assert onnx_node_of("/head/Conv", "", nodes) == "/head/Conv"
+    assert onnx_node_of("/head/Relu", "[ONNX Layer: /head/Relu]", nodes) is None
+
+
+class _Tensor:
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+
+class _Layer:
+    def __init__(self, name, metadata="", dtype="f32"):
+        self.name, self.metadata, self.precision, self.outputs, self.set = name, metadata, None, [_Tensor(dtype)], {}
+        self.num_outputs = 1
+
+    def get_output(self, i):
+        return self.outputs[i]
+
+    def set_output_type(self, i, dtype):
+        self.set[i] = dtype
+
+
+class _Network:
+    def __init__(self, layers):
+        self.layers = layers
+        self.num_layers = len(layers)
+
+    def get_layer(self, i):
+        return self.layers[i]
+
+
+@pytest.fixture
+def fake_tensorrt(monkeypatch):
+    """A stand-in module for the few TensorRT names these callables use (no TensorRT object is made)."""
+    fake = types.SimpleNamespace(float32="f32", float16="f16", MemoryPoolType=types.SimpleNamespace(WORKSPACE="ws"))
+    monkeypatch.setitem(sys.modules, "tensorrt", fake)
+    return fake
+
+
+def test_pin_layers_sets_precision_and_output_types(fake_tensorrt):
+    soft, conv, other = _Layer("s", "[ONNX Layer: /a/Softmax]"), _Layer("/b/Conv"), _Layer("x", dtype="int32")
+    PinLayers({"/a/Softmax": "fp32", "/b/Conv": "fp16", "x": "fp32"})(_Network([soft, conv, other]))
+    assert (soft.precision, soft.set) == ("f32", {0: "f32"})
+    assert (conv.precision, conv.set) == ("f16", {0: "f16"})
+    assert other.precision == "f32" and other.set == {}  # integer outputs keep their type
+
+
+def test_pin_layers_refuses_to_lose_every_island(fake_tensorrt):
+    with pytest.raises(ZoeExportError, match="no TensorRT layer could be matched"):
+        PinLayers({"/a/Softmax": "fp32"})(_Network([_Layer("unrelated")]))
+
+
+def test_configure_build_sets_the_workspace(fake_tensorrt):
+    calls = []
+    config = types.SimpleNamespace(set_memory_pool_limit=lambda pool, size: calls.append((pool, size)))
+    ConfigureBuild(3 * 2**30, None)(None, None, config)
+    assert calls == [("ws", 3 * 2**30)]
+    ConfigureBuild(None, None)(None, None, config)
+    assert len(calls) == 1
+
+
+def test_configure_build_reports_progress_to_the_monitor(fake_tensorrt):
+    from zoe_export.trt.progress import BuildProgress
+
+    fake_tensorrt.IProgressMonitor = type("IProgressMonitor", (), {"__init__": lambda self: None})
+    progress = BuildProgress(bars=False)
+    config = types.SimpleNamespace()
+    ConfigureBuild(None, None, progress)(None, None, config)
+    monitor = config.progress_monitor
+    assert isinstance(monitor, fake_tensorrt.IProgressMonitor)
+    monitor.phase_start("Building engine", None, 2)
+    assert monitor.step_complete("Building engine", 0) is True
+    progress.cancelled = True
+    assert monitor.step_complete("Building engine", 1) is False

@@ -1,0 +1,220 @@
+"""``build_engine``: ONNX (FP32, or already converted) -> precision graph -> TensorRT engine + manifest.
+
+    manifest = build_engine("zoed_m12_nk.onnx", BuildOptions(precision="fp16"))
+
+Everything that can be decided without TensorRT is decided first (flags against the graph's
+precision, the calibration set, the output path); then the environment is probed and the command
+stops, before touching TensorRT, when TensorRT, cuda-python or a GPU is missing. A matching engine
+(same cache key) at the output or in the engine cache is reused instead of rebuilt. The engine is
+written to a temp file and renamed, so a failed build never leaves an engine behind.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .. import __version__
+from .._files import atomic_output
+from .._log import log, stage
+from ..errors import ZoeExportError
+from .cache import EngineCache, copy_engine, file_sha256, matching_engine
+from .environment import TrtEnvironment, probe_environment
+from .graph import GraphInfo
+from .manifest import FORMAT, MANIFEST_VERSION, cache_key, write_manifest
+from .plan import (
+    BuildOptions,
+    BuildPlan,
+    check_legacy_supported,
+    loader_chain,
+    plan_build,
+    target_precision,
+)
+from .progress import BuildProgress
+
+#: how an engine's graph metadata reaches apps (DepthEngine reads these from the manifest)
+MODEL_KEYS = ("variant", "head_type", "input_name", "input_format", "height", "width", "batch", "fit", "outputs",
+              "depth_min", "depth_max", "domain", "weights", "checkpoint_sha256")
+ISLAND_KEYS = ("fp16_islands", "high_precision", "int8_groups", "int8_budget_rel", "calibration_set",
+               "calibration_method", "converter", "measured_rel")
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """Everything decided before TensorRT runs: the graph, the target, the plan, the cache key."""
+
+    source: GraphInfo
+    precision: str
+    convert: bool
+    plan: BuildPlan
+    output: Path
+    key: str
+
+
+def default_engine_output(onnx: str | Path, precision: str) -> Path:
+    """``engines/<onnx stem>[_<precision>].engine`` (no suffix repeated, none for fp32)."""
+    stem = Path(onnx).stem
+    if precision != "fp32" and not stem.endswith(f"_{precision}"):
+        stem += f"_{precision}"
+    return Path("engines") / f"{stem}.engine"
+
+
+def default_timing_cache(output: Path, env: TrtEnvironment) -> Path:
+    """One timing cache per GPU and TensorRT version, beside the engines."""
+    return output.with_name(f"timing_{env.gpu.sm}_trt{env.tensorrt_version}.cache")
+
+
+def prepare_build(onnx: str | Path, options: BuildOptions, env: TrtEnvironment, precision_fingerprint: dict | None = None
+                  ) -> EngineRequest:
+    """Check the request against the graph and this machine, and plan it; nothing is built or written."""
+    options.validate()
+    source = GraphInfo.read(onnx)
+    precision, convert = target_precision(source, options)
+    env.require()
+    check_legacy_supported(options, env.tensorrt)
+    output = Path(options.output) if options.output else default_engine_output(source.path, precision)
+    if output.suffix not in (".engine", ".plan"):
+        raise ZoeExportError(f"--output {output}: name the engine file NAME.engine (or .plan).")
+    if options.timing_cache is None:
+        options = replace(options, timing_cache=default_timing_cache(output, env))
+    plan = plan_build(source, options, precision, env.tensorrt, output)
+    fingerprint = {"plan": plan.fingerprint(), "conversion": precision_fingerprint if convert else None}
+    return EngineRequest(source, precision, convert, plan, output, cache_key(file_sha256(source.path), fingerprint, env))
+
+
+def build_engine(onnx: str | Path, options: BuildOptions | None = None, precision_options=None,
+                 env: TrtEnvironment | None = None, cache: EngineCache | None = None, rebuild: bool = False) -> dict:
+    """Build (or reuse) the engine for ``onnx``; returns its manifest (written beside it) plus its ``path``.
+
+    ``precision_options``: a :class:`~zoe_export.precision.PrecisionOptions` for the conversion
+    of an FP32 graph (default: the precision stage's defaults for the target, FP16 elsewhere in
+    INT8 graphs since TensorRT runs them). ``cache=None`` uses the default engine cache.
+    """
+    options = options or BuildOptions()
+    env = env or probe_environment()
+    precision_options = _precision_options(options, precision_options)
+    request = prepare_build(onnx, options, env, _conversion_fingerprint(precision_options))
+    cache = cache or EngineCache()
+    if not rebuild:
+        reused = _reuse(request, cache)
+        if reused is not None:
+            return reused
+    plan = request.plan
+    converted = None
+    if request.convert:
+        converted = _convert(request, precision_options)
+        plan = plan.with_onnx(converted)
+    start = time.perf_counter()
+    with stage(f"building the TensorRT engine ({request.precision}, {plan.mode}) from {plan.onnx}"):
+        for line in plan.describe():
+            log.info("plan: %s", line)
+        _build(plan, request.output)
+    manifest = _manifest(request, plan, env, converted, time.perf_counter() - start)
+    write_manifest(request.output, manifest)
+    cache.store(request.output, manifest)
+    return {**manifest, "path": str(request.output)}
+
+
+def _precision_options(options: BuildOptions, given):
+    if given is not None or options.precision is None or options.legacy_precision:
+        return given
+    from ..precision import PrecisionOptions
+
+    return PrecisionOptions(precision=options.precision, calib=options.calib,
+                            high_precision="fp16" if options.precision == "int8" else "fp32")
+
+
+def _conversion_fingerprint(precision_options) -> dict | None:
+    if precision_options is None:
+        return None
+    from ..calib import CalibrationSet
+
+    fields = {k: v for k, v in vars(precision_options).items() if k not in ("calib", "verify", "backend")}
+    fields["islands"] = [i.name for i in precision_options.islands]
+    if precision_options.calib is not None:
+        fields["calibration_set"] = CalibrationSet(precision_options.calib).id
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()}
+
+
+def _reuse(request: EngineRequest, cache: EngineCache) -> dict | None:
+    manifest = matching_engine(request.output, request.key)
+    if manifest is not None:
+        log.info("%s is up to date (same graph, options, TensorRT and GPU): not rebuilt (--rebuild forces it)",
+                 request.output)
+        return {**manifest, "reused": str(request.output), "path": str(request.output)}
+    hit = cache.lookup(request.key)
+    if hit is None:
+        return None
+    path, manifest = hit
+    log.info("reusing the cached engine %s (same graph, options, TensorRT and GPU; --rebuild forces a build)", path)
+    copy_engine(path, request.output)
+    manifest = {**manifest, "file": request.output.name, "reused": str(path)}
+    write_manifest(request.output, manifest)
+    return {**manifest, "path": str(request.output)}
+
+
+def _convert(request: EngineRequest, precision_options) -> Path:
+    """The precision stage on the FP32 graph, written beside the engine (kept: it is the engine's source)."""
+    from ..precision import convert_precision
+
+    converted = request.output.with_suffix(".onnx")
+    with stage(f"converting {request.source.path} to {request.precision} (precision stage, measured against FP32)"):
+        convert_precision(request.source.path, converted, precision_options)
+    return converted
+
+
+def _build(plan: BuildPlan, output: Path) -> None:
+    from polygraphy.exception import PolygraphyException
+
+    progress = BuildProgress()
+    build = loader_chain(plan, progress)
+    with atomic_output(output) as tmp, progress.cancel_on_interrupt():
+        try:
+            engine_bytes = build()
+        except PolygraphyException as exc:
+            raise ZoeExportError(f"TensorRT could not build the engine: {exc}. Nothing was written; run with -v for "
+                                 "TensorRT's log.") from exc
+        if progress.cancelled:
+            raise KeyboardInterrupt  # the CLI prints "interrupted"; the temp file is removed
+        if engine_bytes is None or len(engine_bytes) == 0:
+            raise ZoeExportError("TensorRT returned no engine (see its log above); nothing was written.")
+        tmp.write_bytes(memoryview(engine_bytes))
+
+
+def _manifest(request: EngineRequest, plan: BuildPlan, env: TrtEnvironment, converted: Path | None,
+              seconds: float) -> dict:
+    built = GraphInfo.read(plan.onnx)
+    meta = built.metadata
+    profiles = {p.input: {"min": list(p.min), "opt": list(p.opt), "max": list(p.max)} for p in plan.profiles}
+    manifest = {
+        "format": FORMAT,
+        "version": MANIFEST_VERSION,
+        "file": request.output.name,
+        "engine_sha256": file_sha256(request.output),
+        "engine_bytes": request.output.stat().st_size,
+        "cache_key": request.key,
+        "tensorrt_version": env.tensorrt_version,
+        "gpu": {"name": env.gpu.name, "compute_capability": env.gpu.compute_capability},
+        "precision": request.precision,
+        "mode": plan.mode,
+        "islands": {k: meta[k] for k in ISLAND_KEYS if meta.get(k)} | (
+            {"layer_pins": plan.fingerprint()["layer_pins"]} if plan.layer_pins else {}),
+        "inputs": [dict(t.to_dict(), profile=profiles.get(t.name)) for t in built.inputs],
+        "outputs": [t.to_dict() for t in built.outputs],
+        "onnx": {"file": str(request.source.path), "sha256": file_sha256(request.source.path),
+                 "precision": request.source.precision,
+                 "converted": None if converted is None else {"file": str(converted), "sha256": file_sha256(converted)}},
+        "calibration_set": (plan.calibration.set_id if plan.calibration else meta.get("calibration_set")) or None,
+        "model": {k: meta[k] for k in MODEL_KEYS if k in meta},
+        "build": {
+            "plan": plan.fingerprint(),
+            "describe": plan.describe(),
+            "timing_cache": str(plan.timing_cache) if plan.timing_cache else None,
+            "seconds": round(seconds, 1),
+            "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "zoe_export_version": __version__,
+        },
+    }
+    return json.loads(json.dumps(manifest, default=str))  # as it reads back from the file

@@ -1,0 +1,112 @@
+"""What this machine offers TensorRT, probed without creating a single TensorRT object.
+
+Creating TensorRT objects on a machine without a GPU can crash the process, so the build and the
+engine runtime call :func:`probe_environment` first and stop with one line that names what is
+missing and how to install it.
+"""
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from ..errors import ZoeExportError
+
+INSTALL = ("pip install 'zoe-export[trt]' --extra-index-url https://pypi.nvidia.com "
+           "(TensorRT and cuda-python come from NVIDIA's index)")
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    compute_capability: str  # "9.0"
+
+    @property
+    def sm(self) -> str:
+        return "sm_" + self.compute_capability.replace(".", "")
+
+
+@dataclass(frozen=True)
+class TrtEnvironment:
+    tensorrt_version: str | None  # None: the tensorrt package cannot be imported
+    cuda_python: bool
+    gpu: Gpu | None
+
+    @property
+    def tensorrt(self) -> Version | None:
+        return None if self.tensorrt_version is None else Version(self.tensorrt_version)
+
+    def missing(self) -> list[str]:
+        what = []
+        if self.tensorrt_version is None:
+            what.append("the tensorrt package")
+        if not self.cuda_python:
+            what.append("cuda-python")
+        if self.gpu is None:
+            what.append("a CUDA GPU")
+        return what
+
+    def require(self, purpose: str = "building TensorRT engines") -> None:
+        """Stop, before anything touches TensorRT, unless TensorRT, cuda-python and a GPU are all here."""
+        what = self.missing()
+        if not what:
+            return
+        fix = INSTALL if what != ["a CUDA GPU"] else "run this on a machine with an NVIDIA GPU and its driver"
+        if "a CUDA GPU" in what and len(what) > 1:
+            fix += ", on a machine with an NVIDIA GPU and its driver"
+        raise ZoeExportError(f"{purpose} needs {' and '.join(what)}, which this machine lacks: {fix}.")
+
+    def describe(self) -> str:
+        gpu = f"{self.gpu.name} ({self.gpu.sm})" if self.gpu else "no GPU"
+        return f"TensorRT {self.tensorrt_version or 'not installed'}, {gpu}"
+
+
+def probe_environment() -> TrtEnvironment:
+    """The TensorRT version, cuda-python and the first GPU (CUDA runtime, else nvidia-smi)."""
+    cuda_python = _cuda_python_available()
+    return TrtEnvironment(_tensorrt_version(), cuda_python, _gpu_from_cuda() if cuda_python else _gpu_from_smi())
+
+
+def _tensorrt_version() -> str | None:
+    try:
+        trt = importlib.import_module("tensorrt")  # importing loads libraries; it creates no object
+    except Exception:  # ImportError, or OSError from a broken library install
+        return None
+    return str(getattr(trt, "__version__", "")) or None
+
+
+def _cuda_python_available() -> bool:
+    from ..runtime.cuda import import_cudart
+
+    try:
+        import_cudart()
+    except ZoeExportError:
+        return False
+    return True
+
+
+def _gpu_from_cuda() -> Gpu | None:
+    from ..runtime.cuda import device_properties
+
+    try:
+        name, major, minor = device_properties(0)
+    except ZoeExportError:  # no device, or no driver
+        return None
+    return Gpu(name, f"{major}.{minor}")
+
+
+def _gpu_from_smi() -> Gpu | None:
+    """nvidia-smi's first GPU, so the message is complete even without cuda-python."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    first = out.strip().splitlines()[0] if out.strip() else ""
+    name, _, cap = first.rpartition(",")
+    return Gpu(name.strip(), cap.strip()) if name and cap.strip() else None
