@@ -22,7 +22,7 @@ def setup_logging(verbose: bool = False) -> None:
     log.propagate = False
 
 
-def _peak_gb() -> float | None:
+def peak_rss_gb() -> float | None:
     """This process's peak resident memory since the last reset (Linux: VmHWM), in GB."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -43,14 +43,14 @@ def stage(what: str) -> Iterator[None]:
     """Log the start of a long step, then how long it took and its peak memory (where the OS says)."""
     log.info("%s ...", what)
     if _open_peaks:
-        _open_peaks[-1] = max(_open_peaks[-1], _peak_gb() or 0.0)
+        _open_peaks[-1] = max(_open_peaks[-1], peak_rss_gb() or 0.0)
     _reset_peak()
     _open_peaks.append(0.0)
     start = time.perf_counter()
     try:
         yield
     finally:
-        peak = max(_open_peaks.pop(), _peak_gb() or 0.0)
+        peak = max(_open_peaks.pop(), peak_rss_gb() or 0.0)
         if _open_peaks:
             _open_peaks[-1] = max(_open_peaks[-1], peak)
     memory = f", peak memory {peak:.1f} GB" if peak else ""

@@ -1,21 +1,79 @@
+"""``zoe-bench``: several backends in one run, its outputs, its refusals; ``zoe-bench eval``."""
 import json
+
+import numpy as np
+import pytest
 
 from zoe_export.cli.bench import main
 
 
-def test_bench_times_the_torch_model_and_writes_json(tmp_path, capsys):
-    rc = main(["--torch", "--variant", "test-K", "--random-weights", "--iters", "4", "--warmup", "1",
-               "--batch", "2", "--output", str(tmp_path)])
-    assert rc == 0
+def _run(argv, capsys):
+    capsys.readouterr()
+    code = main(argv)
+    return code, capsys.readouterr()
+
+
+def test_backends_in_the_order_given_with_report_files(tiny_onnx, tmp_path, capsys):
+    code, out = _run(["--onnx", str(tiny_onnx("test-N")), "--torch", "--variant", "test-N", "--random-weights",
+                      "--iters", "3", "--parity", "--profile", "--output", str(tmp_path)], capsys)
+    assert code == 0
     result = json.loads((tmp_path / "result.json").read_text())
-    latency = result["latency"]
-    assert latency["iterations"] == 4 == len(result["latencies_ms"]) and latency["batch"] == 2
-    assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p90_ms"]
-    assert abs(latency["images_per_s"] - 2000 / latency["mean_ms"]) < 1e-6
-    assert result["peak_rss_mb"] > 0 and result["model"]["weights"] == "random"
-    assert "p50" in capsys.readouterr().out
+    assert [b["kind"] for b in result["backends"]] == ["onnxruntime", "torch"]
+    assert result["base"].startswith("onnxruntime fp32 cpu")
+    assert result["backends"][0]["parity"]["passed"] is True  # against the PyTorch run of the same weights
+    assert {"report.md", "latency.png", "result.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert any(p.name.startswith("profile_onnxruntime") and p.suffix == ".json" for p in tmp_path.iterdir())
+    assert (tmp_path / "profile_torch_fp32_cpu.txt").is_file()
+    assert result["backends"][0]["profile"]["top_ops"][0]["op"]
+    assert "vs base" in out.out and "PASS" in out.out and "wrote" in out.out
 
 
-def test_bench_refuses_amp_on_the_cpu(capsys):
-    assert main(["--torch", "--variant", "test-N", "--random-weights", "--amp"]) == 1
-    assert "--amp needs --device cuda" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, message", [
+    ([], "name at least one backend"),
+    (["--torch"], "--torch needs --variant"),
+    (["--torch", "--variant", "test-N", "--random-weights", "--amp"], "--torch amp needs --device cuda"),
+    (["--torch", "bf16", "--variant", "test-N"], "choose one of fp32, amp, compile"),
+    (["--torch", "--torch", "--variant", "test-N", "--random-weights"], "named twice"),
+    (["--torch", "--variant", "test-N", "--random-weights", "--profile"], "--profile writes profile files"),
+    (["--engine", "missing.engine"], "does not exist"),
+])
+def test_refusals(argv, message, capsys):
+    code, out = _run(argv, capsys)
+    assert code == 1 and message in out.err and "Traceback" not in out.err
+
+
+def test_cuda_provider_needs_onnxruntime_gpu(tiny_onnx, capsys):
+    code, out = _run(["--onnx", str(tiny_onnx("test-N")), "--provider", "cuda"], capsys)
+    assert code == 1 and "onnxruntime-gpu" in out.err
+
+
+def test_parity_without_a_model_for_the_reference(tiny_onnx, capsys):
+    code, out = _run(["--onnx", str(tiny_onnx("test-N")), "--parity"], capsys)
+    assert code == 1 and "--reference onnx:FP32.onnx" in out.err
+
+
+def test_parity_against_an_onnx_reference(tiny_onnx, tiny_converted, tmp_path, capsys):
+    code, _ = _run(["--onnx", str(tiny_converted("fp16")), "--iters", "2", "--parity", "--reference",
+                    f"onnx:{tiny_onnx('test-N')}", "--output", str(tmp_path)], capsys)
+    parity = json.loads((tmp_path / "result.json").read_text())["backends"][0]["parity"]
+    assert code == 0 and parity["bound"]["max_rel"] == 2e-3 and parity["passed"] is True
+    code, out = _run(["--onnx", str(tiny_onnx("test-N")), "--parity", "--reference",
+                      f"onnx:{tiny_converted('fp16')}"], capsys)
+    assert code == 1 and "must be an FP32 graph" in out.err
+
+
+def test_eval_on_a_small_nyu_folder(tiny_onnx, tmp_path, capsys):
+    from zoe_export.io import images
+
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        images.write_image(tmp_path / "nyu" / "rgb" / f"{i:05d}.png", (rng.random((480, 640, 3)) * 255).astype(np.uint8))
+        images.write_depth_png16(tmp_path / "nyu" / "depth" / f"{i:05d}.png", rng.uniform(0.5, 9.5, (480, 640)))
+    code, out = _run(["eval", "--dataset", "nyu", "--data", str(tmp_path / "nyu"), "--onnx", str(tiny_onnx("test-N")),
+                      "--output", str(tmp_path / "out")], capsys)
+    assert code == 0 and "on 2 image(s)" in out.out and "abs_rel" in out.out
+    result = json.loads((tmp_path / "out" / "eval_nyu.json").read_text())
+    assert result["count"] == 2 and set(result["mean"]) >= {"a1", "abs_rel", "rmse", "silog"}
+    code, out = _run(["eval", "--dataset", "nyu", "--data", str(tmp_path / "nyu"), "--onnx", str(tiny_onnx("test-N")),
+                      "--torch", "--variant", "test-N"], capsys)
+    assert code == 1 and "takes one backend" in out.err

@@ -42,7 +42,16 @@ class LatencyResult:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory of this process: Linux's VmHWM, else getrusage (KiB on Linux, bytes on macOS).
+
+    VmHWM, not ru_maxrss: a spawned worker inherits its parent's ru_maxrss across exec, so a small
+    worker would report the parent's peak.
+    """
+    from .._log import peak_rss_gb
+
+    peak_gb = peak_rss_gb()
+    if peak_gb is not None:
+        return peak_gb * 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1 << 20) if platform.system() == "Darwin" else peak / 1024
 
@@ -85,10 +94,21 @@ def machine_info() -> dict:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "onnxruntime": _version("onnxruntime"),
+        "tensorrt": _version("tensorrt"),
         # FP32 on a GPU means PyTorch's defaults unless these say otherwise: cuDNN may use TF32
         "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
         "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
     }
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 __all__ = ["LatencyResult", "machine_info", "peak_rss_mb", "time_calls"]

@@ -11,9 +11,9 @@ from ..errors import ZoeExportError
 DOMAINS = ("auto", "nyu", "kitti")
 
 
-def add_model_args(parser: argparse.ArgumentParser, default_variant: str | None = None) -> None:
+def add_model_args(parser: argparse.ArgumentParser, default_variant: str | None = None, required: bool = True) -> None:
     g = parser.add_argument_group("model")
-    g.add_argument("--variant", default=default_variant, required=default_variant is None,
+    g.add_argument("--variant", default=default_variant, required=required and default_variant is None,
                    help="M12-N, M12-K or M12-NK (test-N/K/NK: toy-width test models)"
                    + (f"; default {default_variant}" if default_variant else ""))
     g.add_argument("--checkpoint", metavar="PATH",

@@ -1,117 +1,174 @@
-"""``zoe-bench``: how fast a model runs, measured honestly (what was timed, on what, how often).
+"""``zoe-bench``: speed, parity and accuracy of backends, side by side and reproducible.
 
-    zoe-bench --torch --variant M12-N --random-weights --iters 5
-    zoe-bench --torch --variant M12-N --checkpoint ZoeD_M12_N.pt --device cuda --amp
+    zoe-bench --torch --variant M12-N --random-weights --onnx zoed_m12_n.onnx --onnx zoed_m12_n_int8.onnx \\
+              --parity --output benchmarks/cpu_m12-n
+    zoe-bench --engine engines/zoed_m12_n_fp16.engine --torch amp --variant M12-N --device cuda --parity
+    zoe-bench eval --dataset nyu --data nyu_test/ --onnx zoed_m12_n.onnx
 
-This version times the PyTorch reference (eager, FP32 or AMP FP16, CPU or CUDA); ONNX Runtime and
-TensorRT backends join when their stages land.
+Each backend runs in its own worker process; the parent interleaves their timing rounds. The first
+backend named is the base the others are compared to.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 from ..errors import ZoeExportError
-from .args import add_common_args, add_model_args, cli_entry, load_model_from_args
+from .args import add_common_args, add_model_args, cli_entry
+
+
+class _Backend(argparse.Action):
+    """Keeps --engine / --onnx / --torch in the order given: the first is the base."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        backends = list(getattr(namespace, "backends", None) or [])
+        backends.append((self.dest, value))
+        namespace.backends = backends
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated batch sizes, e.g. 1,2,4,8") from None
+
+
+def _add_backend_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("backends (each may be repeated; the first named is the base)")
+    g.add_argument("--engine", action=_Backend, metavar="E.engine", help="a TensorRT engine from zoe-export trt")
+    g.add_argument("--onnx", action=_Backend, metavar="M.onnx", help="an ONNX graph in ONNX Runtime")
+    g.add_argument("--torch", action=_Backend, nargs="?", const="fp32", metavar="MODE",
+                   help="the PyTorch reference: fp32 (default), amp, compile or amp+compile (needs --variant)")
+    g.add_argument("--provider", choices=("cpu", "cuda"), default="cpu",
+                   help="ONNX Runtime provider for --onnx (cuda needs onnxruntime-gpu)")
+    g.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device of --torch (default cpu)")
+    g.add_argument("--amp", action="store_true", help="--torch in CUDA autocast FP16 (as --torch amp)")
+    g.add_argument("--compile", action="store_true", help="--torch through torch.compile (as --torch compile)")
+    g.add_argument("--threads", type=int, help="CPU threads of each backend (default: its own choice)")
+    add_model_args(parser, required=False)  # for --torch (and a PyTorch parity reference)
+    parser.set_defaults(backends=[])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoe-bench", description="Latency and throughput of ZoeDepth backends.")
+    parser = argparse.ArgumentParser(prog="zoe-bench", description="Latency, throughput and parity of ZoeDepth "
+                                     "backends, side by side (zoe-bench eval: accuracy on NYU / KITTI).")
     add_common_args(parser)
-    parser.add_argument("--torch", action="store_true", required=True,
-                        help="benchmark the PyTorch reference model (the only backend in this version)")
-    add_model_args(parser)
+    _add_backend_args(parser)
     g = parser.add_argument_group("timing")
-    g.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    g.add_argument("--warmup", type=int, default=1, help="untimed iterations first (default 1)")
-    g.add_argument("--iters", type=int, default=3,
-                   help="timed iterations (default 3: a full-size forward takes about 10 s on 2 CPU cores)")
-    g.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    g.add_argument("--amp", action="store_true", help="CUDA autocast to FP16 (device cuda only)")
-    g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    g.add_argument("--output", metavar="DIR", help="write result.json there")
+    g.add_argument("--batch-sizes", type=_batch_sizes, default=(1,), metavar="1,2,4,8", help="default 1")
+    g.add_argument("--warmup", type=int, help="untimed iterations per backend and batch size (default 1 CPU, 10 GPU)")
+    budget = g.add_mutually_exclusive_group()
+    budget.add_argument("--iters", type=int, help="timed iterations per backend and batch size")
+    budget.add_argument("--seconds", type=float,
+                        help="time budget per backend and batch size (default 120 on a CPU, where a full-size "
+                             "forward takes seconds; 15 on a GPU)")
+    g.add_argument("--images", metavar="DIR", help="images to run (default: the built-in scene and variants)")
+    g = parser.add_argument_group("checks and outputs")
+    g.add_argument("--parity", action="store_true", help="each backend against the FP32 reference, with pictures")
+    g.add_argument("--reference", default="torch", metavar="torch|onnx:PATH",
+                   help="the parity reference: torch (PyTorch FP32 with the model flags; default) or onnx:FP32.onnx")
+    g.add_argument("--profile", action="store_true",
+                   help="per-operator profiles (ONNX Runtime's, PyTorch profiler's) into --output")
+    g.add_argument("--output", metavar="DIR", help="write result.json, report.md, latency.png and pictures there")
     return parser
 
 
-def _timed_forward(model, args):
-    import torch
-
-    generator = torch.Generator().manual_seed(0)
-    height, width = model.provenance["height"], model.provenance["width"]
-    image = torch.rand(args.batch, 3, height, width, generator=generator).to(args.device)
-
-    def forward():
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=args.amp):
-            out = model(image)["metric_depth"]
-        if args.device == "cuda":
-            torch.cuda.synchronize()
-        return out
-
-    return forward
+def build_eval_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoe-bench eval", description="Accuracy against ground truth with the "
+                                     "paper's protocol (NYU Depth v2 Eigen split, KITTI Eigen split).")
+    add_common_args(parser)
+    parser.add_argument("--dataset", choices=("nyu", "kitti"), required=True)
+    parser.add_argument("--data", required=True, metavar="DIR", help="the dataset's folder (layouts: README)")
+    parser.add_argument("--split", metavar="FILE", help="the split file (KITTI: required; NYU: optional)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    parser.add_argument("--reference-result", metavar="JSON", help="a stored result to compute mRI against")
+    parser.add_argument("--output", metavar="DIR", help="write eval.json there")
+    _add_backend_args(parser)
+    return parser
 
 
-def _print(result: dict) -> None:
-    s = result["latency"]
-    m = result["model"]
-    print(f"backend  torch eager {result['precision']} on {result['device']} "
-          f"({result['machine']['cuda'] or result['machine']['processor']}, {result['machine']['torch_threads']} threads)")
-    print(f"model    {m['variant']} at {m['height']}x{m['width']}, batch {s['batch']}, weights {m['weights']}")
-    if not s["iterations"]:
-        print("no timed iteration completed")
-        return
-    print(f"latency  p50 {s['p50_ms']:.1f} ms  p90 {s['p90_ms']:.1f} ms  mean {s['mean_ms']:.1f} ms  "
-          f"min {s['min_ms']:.1f} ms  over {s['iterations']} iterations after {s['warmup']} warm-up")
-    print(f"speed    {s['images_per_s']:.3f} images/s; peak host RSS {result['peak_rss_mb']:.0f} MB"
-          + (f"; peak GPU memory {result['peak_gpu_mb']:.0f} MB" if result.get("peak_gpu_mb") else ""))
+def backend_specs(args) -> list:
+    from ..bench.backends import engine_spec, onnx_spec, torch_spec
+
+    make = {"engine": engine_spec, "onnx": lambda v: onnx_spec(v, args.provider, args.threads),
+            "torch": lambda v: torch_spec(v, args)}
+    specs = [make[kind](value) for kind, value in args.backends]
+    names = [s.name for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ZoeExportError(f"{', '.join(duplicates)} named twice: give each backend once.")
+    if not any(kind == "torch" for kind, _ in args.backends) and (args.amp or args.compile):
+        raise ZoeExportError("--amp and --compile apply to --torch, which is not among the backends.")
+    return specs
+
+
+def reference_spec(args, specs):
+    from ..bench.backends import BackendSpec, onnx_spec, torch_spec
+
+    if args.reference.startswith("onnx:"):
+        spec = onnx_spec(args.reference[5:], "cpu", args.threads)
+        if spec.precision != "fp32":
+            raise ZoeExportError(f"--reference {args.reference}: the reference must be an FP32 graph, this is "
+                                 f"{spec.precision}.")
+        return BackendSpec(spec.kind, spec.source, "cpu", "fp32", spec.options)
+    if args.reference != "torch":
+        raise ZoeExportError(f"--reference {args.reference}: give torch or onnx:PATH.")
+    existing = next((s for s in specs if s.kind == "torch" and s.precision == "fp32"), None)
+    if existing is not None:
+        return existing
+    if not args.variant or not (args.checkpoint or args.random_weights):
+        raise ZoeExportError("--parity against PyTorch needs the model: --variant V and --checkpoint F (or "
+                             "--random-weights, as the graphs were exported), or --reference onnx:FP32.onnx.")
+    saved = args.amp, args.compile
+    args.amp = args.compile = False
+    try:
+        return torch_spec("fp32", args)
+    finally:
+        args.amp, args.compile = saved
 
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["eval"]:
+        return _main_eval(argv[1:])
     args = build_parser().parse_args(argv)
-    from .._files import atomic_output
-    from .._log import setup_logging, stage
-    from ..bench.latency import machine_info, peak_rss_mb, time_calls
+    from .._log import setup_logging
+    from ..bench.report import format_table, write_report
+    from ..bench.session import BenchOptions, run_benchmark
 
     setup_logging(args.verbose)
-    if args.amp and args.device != "cuda":
-        raise ZoeExportError("--amp needs --device cuda (autocast FP16 on the CPU is not what TensorRT runs).")
-    if args.batch < 1 or args.iters < 1 or args.warmup < 0:
-        raise ZoeExportError("--batch and --iters must be at least 1, --warmup at least 0.")
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ZoeExportError("--device cuda: this torch build sees no CUDA GPU. Install a CUDA build of torch, or use --device cpu.")
-    start = time.perf_counter()
-    with stage(f"loading {args.variant}"):
-        model = load_model_from_args(args).to(args.device)
-    load_s = time.perf_counter() - start
-    latency = time_calls(_timed_forward(model, args), name=f"{args.variant} torch", batch=args.batch,
-                         warmup=args.warmup, iters=args.iters)
-    result = {
-        "backend": "torch-eager",
-        "precision": "amp-fp16" if args.amp else "fp32",
-        "device": args.device,
-        "model": model.provenance,
-        "load_s": load_s,
-        "latency": latency.summary(),
-        "latencies_ms": [1e3 * t for t in latency.latencies_s],
-        "peak_rss_mb": peak_rss_mb(),
-        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if args.device == "cuda" else None,
-        "machine": machine_info(),
-        "command": "zoe-bench " + " ".join(sys.argv[1:] if argv is None else argv),
-    }
-    _print(result)
+    specs = backend_specs(args)
+    if not specs:
+        raise ZoeExportError("name at least one backend: --torch (with --variant), --onnx M.onnx or --engine E.engine.")
+    options = BenchOptions(batch_sizes=args.batch_sizes, warmup=args.warmup, iters=args.iters, seconds=args.seconds,
+                           images=args.images, parity=args.parity, profile=args.profile,
+                           output=Path(args.output) if args.output else None)
+    options.validate()
+    if args.profile and not args.output:
+        raise ZoeExportError("--profile writes profile files: add --output DIR.")
+    reference = reference_spec(args, specs) if args.parity else None
+    result = run_benchmark(specs, options, reference, command="zoe-bench " + " ".join(argv))
+    print(format_table(result))
     if args.output:
-        path = Path(args.output) / "result.json"
-        with atomic_output(path) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"wrote    {path}")
-    return 130 if latency.interrupted else 0
+        for path in write_report(result, Path(args.output)).values():
+            print(f"wrote    {path}")
+    if result["interrupted"]:
+        return 130
+    return 1 if any(b["error"] for b in result["backends"]) else 0
+
+
+def _main_eval(argv: list[str]) -> int:
+    args = build_eval_parser().parse_args(argv)
+    from .._log import setup_logging
+    from ..bench.eval_run import run_eval
+
+    setup_logging(args.verbose)
+    specs = backend_specs(args)
+    if len(specs) != 1:
+        raise ZoeExportError("zoe-bench eval takes one backend: --engine E, --onnx M or --torch (with --variant).")
+    return run_eval(specs[0], args)
 
 
 if __name__ == "__main__":

@@ -169,6 +169,39 @@ def wait_stream(waiter: int, producer: int) -> None:
         check(rt.cudaEventDestroy(event), "cudaEventDestroy")
 
 
+class Event:
+    """A timing event: ``record`` on a stream, then ``elapsed_ms`` between two (CUDA's own clock)."""
+
+    def __init__(self):
+        self._rt = import_cudart()
+        self.handle = check(self._rt.cudaEventCreate(), "cudaEventCreate")
+
+    def record(self, stream: int | Stream) -> None:
+        check(self._rt.cudaEventRecord(self.handle, _raw(stream)), "cudaEventRecord")
+
+    def elapsed_ms(self, end: "Event") -> float:
+        check(self._rt.cudaEventSynchronize(end.handle), "cudaEventSynchronize")
+        return float(check(self._rt.cudaEventElapsedTime(self.handle, end.handle), "cudaEventElapsedTime"))
+
+    def close(self) -> None:
+        handle, self.handle = self.handle, None
+        if handle is not None:
+            check(self._rt.cudaEventDestroy(handle), "cudaEventDestroy")
+
+
+def copy_to_host(ptr: int, array: np.ndarray, stream: int | Stream) -> None:
+    """Queue a copy of ``array.nbytes`` from device address ``ptr`` into C-contiguous ``array``."""
+    rt = import_cudart()
+    check(rt.cudaMemcpyAsync(array.ctypes.data, int(ptr), array.nbytes, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost,
+                             _raw(stream)), "cudaMemcpyAsync (device to host)")
+
+
+def memory_used_mb() -> float:
+    """Device memory in use on the current GPU (all processes), from cudaMemGetInfo."""
+    free, total = check(import_cudart().cudaMemGetInfo(), "cudaMemGetInfo")
+    return (int(total) - int(free)) / 2**20
+
+
 # -- memory ------------------------------------------------------------------------------------------
 class _Allocation:
     """Memory from a cudart allocator pair that grows on demand and is reused otherwise."""

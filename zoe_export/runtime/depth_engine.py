@@ -128,7 +128,7 @@ class DepthEngine:
     def infer_batch(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3, H, W) float32 in [0, 1] -> (B, 1, H, W) metric depth, in the model's input format and batch."""
         self.runner.activate()
-        feeds = self._to_input_format(batch)
+        feeds = self.to_model_input(batch)
         step = self.model.batch or len(feeds)
         if len(feeds) % step:
             raise ZoeExportError(f"batch of {len(feeds)} does not split into the model's fixed batch of {step}; "
@@ -136,7 +136,8 @@ class DepthEngine:
         return np.concatenate([self.runner.infer({self.model.name: feeds[i:i + step]})["metric_depth"]
                                for i in range(0, len(feeds), step)])
 
-    def _to_input_format(self, batch: np.ndarray) -> np.ndarray:
+    def to_model_input(self, batch: np.ndarray) -> np.ndarray:
+        """(B, 3, H, W) float32 in [0, 1] -> the model's input format (float NCHW, or uint8 NHWC rounded)."""
         if self.model.input_format == "uint8-nhwc":
             return np.ascontiguousarray(np.round(batch.transpose(0, 2, 3, 1) * 255.0).astype(np.uint8))
         return np.ascontiguousarray(batch, dtype=np.float32)

@@ -34,11 +34,13 @@ class OnnxrtRunner(Runner):
     name = "onnxruntime"
 
     def __init__(self, path: str | Path, providers: list[str] | None = None, graph_optimization: str = "all",
-                 threads: int | None = None, memory_arena: bool = False):
+                 threads: int | None = None, memory_arena: bool = False, profile_prefix: str | None = None):
         super().__init__()
         self.path = Path(path)
         self.providers = providers or ["CPUExecutionProvider"]
         self.graph_optimization, self.threads, self.memory_arena = graph_optimization, threads, memory_arena
+        self.profile_prefix = profile_prefix  # ONNX Runtime's per-op profile, written when deactivated
+        self.profile_file: str | None = None
         self.session = None
 
     def _activate(self) -> None:
@@ -54,6 +56,9 @@ class OnnxrtRunner(Runner):
         options.enable_cpu_mem_arena = self.memory_arena
         if self.threads:
             options.intra_op_num_threads = self.threads
+        if self.profile_prefix:
+            options.enable_profiling = True
+            options.profile_file_prefix = self.profile_prefix
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=self.providers)
         except Exception as exc:  # ORT raises its own exception types for unreadable models
@@ -71,4 +76,6 @@ class OnnxrtRunner(Runner):
         return dict(zip(names, self.session.run(names, feed_dict)))
 
     def _deactivate(self) -> None:
+        if self.profile_prefix and self.session is not None:
+            self.profile_file = self.session.end_profiling()
         self.session = None

@@ -3,33 +3,52 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ZoeExportError
 from .base import Runner, TensorSpec
 
 
 class TorchRunner(Runner):
-    """Runs a module under ``torch.inference_mode``; outputs come back as numpy arrays.
+    """Runs a module under ``torch.inference_mode``; outputs come back as float32 numpy arrays.
 
     ``input_specs`` describe what the module takes; ``output_names`` name tuple outputs.
+    ``amp``: CUDA autocast to FP16. ``compile``: ``torch.compile`` the module when activated.
     """
 
     name = "torch"
 
-    def __init__(self, module, input_specs: list[TensorSpec], output_names: list[str] | None = None, device: str = "cpu"):
+    def __init__(self, module, input_specs: list[TensorSpec], output_names: list[str] | None = None, device: str = "cpu",
+                 amp: bool = False, compile: bool = False):
         super().__init__()
+        if amp and device != "cuda":
+            raise ZoeExportError("amp (autocast FP16) needs device 'cuda': on the CPU it is not what TensorRT runs.")
         self.module, self._input_specs, self.output_names, self.device = module, input_specs, output_names, device
+        self.amp, self.compile = amp, compile
+        self._call = None
 
     def input_specs(self) -> list[TensorSpec]:
         return self._input_specs
 
     def _activate(self) -> None:
+        import torch
+
         self.module.to(self.device).eval()
+        self._call = torch.compile(self.module) if self.compile else self.module
+
+    def forward(self, *args):
+        """The module on device tensors, under inference mode (and autocast with ``amp``); raw outputs."""
+        import torch
+
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+            out = self._call(*args)
+        if not isinstance(out, dict):
+            out = dict(zip(self.output_names, out if isinstance(out, (tuple, list)) else (out,)))
+        return out
 
     def _infer(self, feed_dict: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
         args = [torch.from_numpy(np.ascontiguousarray(feed_dict[s.name])).to(self.device) for s in self._input_specs]
-        with torch.inference_mode():
-            out = self.module(*args)
-        if not isinstance(out, dict):
-            out = dict(zip(self.output_names, out if isinstance(out, (tuple, list)) else (out,)))
-        return {k: v.detach().float().cpu().numpy() for k, v in out.items()}
+        return {k: v.detach().float().cpu().numpy() for k, v in self.forward(*args).items()}
+
+    def _deactivate(self) -> None:
+        self._call = None

@@ -1,0 +1,119 @@
+"""zoe-bench runs: workers, interleaved rounds, budgets, parity, goals, interruption."""
+import pytest
+
+from zoe_export.bench import session
+from zoe_export.bench.backends import BackendSpec, onnx_spec
+from zoe_export.bench.session import BenchOptions, goals, run_benchmark
+from zoe_export.bench.worker import Worker, WorkerError
+
+TORCH = BackendSpec("torch", "test-N", "cpu", "fp32", {"random_weights": True})
+
+
+def test_an_interleaved_run_with_parity(tiny_dynamic, tiny_converted, tmp_path):
+    int8 = onnx_spec(str(tiny_converted("int8")), "cpu")
+    specs = [TORCH, onnx_spec(str(tiny_dynamic), "cpu"), int8]
+    result = run_benchmark(specs, BenchOptions(batch_sizes=(1, 2), iters=3, parity=True, output=tmp_path,
+                                               progress=False))
+    base, fp32, q = result["backends"]
+    assert result["base"] == "torch fp32 cpu" and not result["interrupted"]
+    assert [b["error"] for b in result["backends"]] == [None, None, None]
+    for backend in (base, fp32):
+        for batch in ("1", "2"):
+            figures = backend["batches"][batch]
+            assert figures["iterations"] == 3 and figures["rounds"] >= 1
+            assert set(figures["stages_ms"]) == {"preprocess", "compute", "postprocess"}
+            assert 0 < figures["compute_ms"]["min"] <= figures["compute_ms"]["p50"] <= figures["latency_ms"]["p50"]
+    assert base["batches"]["1"]["ratio_to_base"] == 1.0 and fp32["batches"]["2"]["ratio_to_base"] > 0
+    assert "fixed batch of 1" in q["batches"]["2"]["skipped"] and q["batches"]["1"]["iterations"] == 3
+    assert base["peak_rss_mb"] > 100 and base["clock"] == "perf_counter"
+    assert fp32["parity"]["passed"] is True and fp32["parity"]["overall"]["rel"] < 1e-5  # FP32 bound
+    assert q["parity"]["passed"] is None and q["parity"]["bound"] is None  # no INT8 budget recorded: measured only
+    assert q["parity"]["overall"]["rel"] > fp32["parity"]["overall"]["rel"]
+    assert all((tmp_path / p).is_file() for p in fp32["parity"]["pictures"]) and len(fp32["parity"]["pictures"]) == 2
+    assert base["parity"] is None  # the reference itself
+    assert [g["target"] for g in result["goals"]] == ["ratio <= 1.0", ">= 2.5x within its accuracy budget"]
+
+
+def test_a_time_budget_gives_at_least_three_iterations(tiny_onnx):
+    result = run_benchmark([onnx_spec(str(tiny_onnx("test-N")), "cpu")], BenchOptions(seconds=0.05, progress=False))
+    assert result["backends"][0]["batches"]["1"]["iterations"] >= 3
+
+
+def test_a_failing_backend_is_recorded_and_the_others_go_on(tiny_onnx, tmp_path):
+    broken = BackendSpec("onnxruntime", str(tmp_path / "missing.onnx"), "cpu", "fp32", {"provider": "cpu"})
+    result = run_benchmark([onnx_spec(str(tiny_onnx("test-N")), "cpu"), broken], BenchOptions(iters=2, progress=False))
+    assert result["backends"][0]["batches"]["1"]["iterations"] == 2
+    assert "does not exist" in result["backends"][1]["error"] and result["backends"][1]["batches"] == {}
+
+
+class _FakeWorker:
+    """Stands in for a worker process: each run takes 10 ms of 'compute'; Ctrl-C on the 4th run."""
+
+    calls = 0
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def call(self, command, *args):
+        if command == "open":
+            return {"load_s": 0.1, "clock": "perf_counter", "height": 64, "width": 96, "batch": None,
+                    "input_format": "float-nchw", "peak_rss_mb": 1.0, "peak_gpu_mb": None}
+        if command == "run":
+            _FakeWorker.calls += 1
+            if _FakeWorker.calls == 4:
+                raise KeyboardInterrupt
+            return [{"preprocess": 0.001, "compute": 0.01, "postprocess": 0.001}] * args[1]
+        return {"peak_rss_mb": 2.0, "peak_gpu_mb": None}
+
+    def drain(self, timeout=0):
+        return True
+
+    def close(self):
+        pass
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(monkeypatch):
+    monkeypatch.setattr(session, "Worker", _FakeWorker)
+    monkeypatch.setattr(session, "ROUND_SECONDS", 0.01)
+    specs = [TORCH, BackendSpec("onnxruntime", "m.onnx", "cpu", "fp32")]
+    result = run_benchmark(specs, BenchOptions(iters=10, progress=False))
+    assert result["interrupted"] is True
+    timed = [b["batches"]["1"]["iterations"] for b in result["backends"]]
+    assert timed == [1, 0]  # warm-ups (2 runs), one round of the base, then Ctrl-C
+    assert result["backends"][0]["peak_rss_mb"] == 2.0
+
+
+def test_a_dead_worker_is_an_error_not_a_hang():
+    worker = Worker(BackendSpec("torch", "test-N", "cpu", "fp32", {"random_weights": True}))
+    worker.process.kill()
+    worker.process.join()
+    with pytest.raises(WorkerError, match="worker process died"):
+        worker.call("memory")
+    worker.close()
+
+
+def _result(kind, precision, ratio, parity=None):
+    base = {"name": "torch fp32 cpu", "kind": "torch", "precision": "fp32", "device": "cpu", "batches": {"1": {}}}
+    other = {"name": f"{kind} {precision}", "kind": kind, "precision": precision, "device": "cpu",
+             "batches": {"1": {"ratio_to_base": ratio}}, "parity": parity}
+    return {"backends": [base, other]}
+
+
+def test_goals():
+    (g,) = goals(_result("onnxruntime", "fp32", 0.9))
+    assert g["met"] and g["measured"] == 0.9
+    (g,) = goals(_result("onnxruntime", "fp32", 1.1))
+    assert not g["met"]
+    (g,) = goals(_result("onnxruntime", "int8", 0.5, {"passed": True}))
+    assert g["measured"] == 2.0 and not g["met"]
+    (g,) = goals(_result("onnxruntime", "int8", 0.25, {"passed": True}))
+    assert g["met"]
+    (g,) = goals(_result("onnxruntime", "int8", 0.25, {"passed": False}))
+    assert not g["met"]  # fast but outside its budget
+
+
+def test_options_are_checked():
+    for options, message in [(BenchOptions(batch_sizes=(0,)), "positive"), (BenchOptions(iters=2, seconds=1), "exclude"),
+                             (BenchOptions(iters=0), "at least 1")]:
+        with pytest.raises(Exception, match=message):
+            options.validate()

@@ -1,0 +1,68 @@
+"""``zoe-bench --profile``: where the time goes, per operator (ONNX Runtime, PyTorch).
+
+Profiling slows a backend down, so it runs after the timed rounds, on its own iterations.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+TOP = 15
+
+
+def profile_backend(spec, engine, timer, batch: int, iterations: int, folder: str) -> dict:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "profile_" + "".join(c if c.isalnum() else "_" for c in spec.name).strip("_")
+    x = timer._prepare(batch)[1]
+    if spec.kind == "onnxruntime":
+        return _onnxruntime(spec, engine, x, iterations, folder / stem)
+    if spec.kind == "torch":
+        return _torch(spec, engine, x, iterations, folder / f"{stem}.txt")
+    return {"file": None, "top_ops": [], "note": "TensorRT per-layer times: trtexec --loadEngine=E --dumpProfile, "
+                                                   "or Nsight Systems (nsys profile)"}
+
+
+def _onnxruntime(spec, engine, x: np.ndarray, iterations: int, prefix: Path) -> dict:
+    from ..runtime import DepthEngine, OnnxrtRunner
+
+    runner = OnnxrtRunner(spec.source, providers=engine.runner.providers, threads=engine.runner.threads,
+                          memory_arena=True, profile_prefix=str(prefix))
+    with DepthEngine(runner, model=engine.model) as profiled:
+        for _ in range(iterations):
+            profiled.infer_batch(x)
+    return {"file": Path(runner.profile_file).name, "top_ops": onnxruntime_top_ops(runner.profile_file, iterations)}
+
+
+def onnxruntime_top_ops(path: str | Path, iterations: int) -> list[dict]:
+    """Time per operator type per iteration, from ONNX Runtime's Chrome-trace profile."""
+    per_op: dict[str, float] = defaultdict(float)
+    for event in json.loads(Path(path).read_text()):
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            per_op[event.get("args", {}).get("op_name", "?")] += event.get("dur", 0) / 1e3
+    return _top(per_op, iterations)
+
+
+def _torch(spec, engine, x: np.ndarray, iterations: int, path: Path) -> dict:
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if spec.on_gpu else [])
+    with profile(activities=activities) as prof:
+        for _ in range(iterations):
+            engine.infer_batch(x)
+        if spec.on_gpu:
+            torch.cuda.synchronize()
+    key = "self_cuda_time_total" if spec.on_gpu else "self_cpu_time_total"
+    averages = prof.key_averages()
+    path.write_text(averages.table(sort_by=key, row_limit=40))
+    return {"file": path.name, "top_ops": _top({a.key: getattr(a, key) / 1e3 for a in averages}, iterations)}
+
+
+def _top(per_op_ms: dict[str, float], iterations: int) -> list[dict]:
+    total = sum(per_op_ms.values()) or 1.0
+    ranked = sorted(per_op_ms.items(), key=lambda kv: -kv[1])[:TOP]
+    return [{"op": op, "ms": ms / iterations, "share": ms / total} for op, ms in ranked]

@@ -1,0 +1,308 @@
+"""A ``zoe-bench`` run: backends in their own workers, timing rounds interleaved, parity, goals.
+
+    result = run_benchmark([torch_spec, onnx_spec, int8_spec], BenchOptions(seconds=120, parity=True))
+
+The first backend is the base the others are compared to. The parent gives each backend a short
+round of iterations in turn, so a noisy machine (another job, thermal throttling) affects them
+alike, until each has spent its time budget (``seconds``) or done ``iters`` iterations.
+"""
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._log import log
+from ..errors import ZoeExportError
+from .backends import BackendSpec
+from .worker import Worker, WorkerError
+
+MIN_ITERATIONS = 3
+ROUND_SECONDS = 1.0  # one round is about this long (at least one iteration)
+CPU_SECONDS, GPU_SECONDS = 120.0, 15.0  # default budgets per backend and batch size
+INT8_SPEEDUP_GOAL = 2.5
+
+
+@dataclass
+class BenchOptions:
+    batch_sizes: tuple[int, ...] = (1,)
+    warmup: int | None = None  # None: 1 on a CPU, 10 on a GPU
+    iters: int | None = None  # a fixed number of timed iterations per backend and batch size, or
+    seconds: float | None = None  # a time budget (default: 120 s on a CPU, 15 s on a GPU)
+    images: str | None = None  # folder of images; default: generated scenes
+    parity: bool = False
+    profile: bool = False
+    output: Path | None = None
+    progress: bool = True
+    extra: dict = field(default_factory=dict)  # recorded as given (command-line flags)
+
+    def validate(self) -> None:
+        if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
+            raise ZoeExportError(f"--batch-sizes {self.batch_sizes}: give positive sizes, e.g. 1,2,4,8.")
+        if self.iters is not None and self.seconds is not None:
+            raise ZoeExportError("--iters and --seconds exclude each other: a number of iterations or a time budget.")
+        if (self.iters is not None and self.iters < 1) or (self.seconds is not None and self.seconds <= 0):
+            raise ZoeExportError("--iters must be at least 1 and --seconds positive.")
+        if self.warmup is not None and self.warmup < 0:
+            raise ZoeExportError("--warmup must be 0 or more.")
+
+    def budget(self, spec: BackendSpec) -> tuple[int | None, float | None]:
+        if self.iters is not None:
+            return self.iters, None
+        return None, self.seconds or (GPU_SECONDS if spec.on_gpu else CPU_SECONDS)
+
+    def warmup_for(self, spec: BackendSpec) -> int:
+        return self.warmup if self.warmup is not None else (10 if spec.on_gpu else 1)
+
+
+def bench_images(folder: str | None, count: int = 4) -> dict[str, np.ndarray]:
+    """Named RGB images: the first ``count`` of a folder, or the built-in scene and generated variants."""
+    from ..io import images, synthetic
+
+    if folder is None:
+        scenes = [synthetic.demo_scene(), *synthetic.scene_variants(count - 1, seed=1)]
+        return {f"scene{i}": s for i, s in enumerate(scenes)}
+    from ..calib.dataset import IMAGE_SUFFIXES
+
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not Path(folder).is_dir() or not files:
+        raise ZoeExportError(f"--images {folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
+    return {p.stem: images.read_image(p) for p in files[:count]}
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+def run_benchmark(specs: list[BackendSpec], options: BenchOptions, reference: BackendSpec | None = None,
+                  command: str = "zoe-bench") -> dict:
+    """Time (and check) every backend; returns the result dict (see :mod:`.report` for its outputs)."""
+    from .latency import machine_info
+
+    options.validate()
+    if not specs:
+        raise ZoeExportError("name at least one backend: --torch, --onnx M.onnx or --engine E.engine.")
+    start = time.perf_counter()
+    result = {"command": command, "started": datetime.datetime.now().isoformat(timespec="seconds"),
+              "machine": machine_info(), "options": _options_record(options), "base": specs[0].name,
+              "backends": [_record(spec) for spec in specs], "goals": [], "interrupted": False}
+    budgets = {options.budget(spec) for spec in specs}
+    warmups = {options.warmup_for(spec) for spec in specs}
+    if len(budgets) == 1 and len(warmups) == 1:  # the defaults resolved (they differ between CPU and GPU)
+        result["options"]["iters"], result["options"]["seconds"] = budgets.pop()
+        result["options"]["warmup"] = warmups.pop()
+    images = bench_images(options.images)
+    workers: dict[str, Worker] = {}
+    try:
+        _open(specs, images, workers, result)
+        for batch in options.batch_sizes:
+            _time_batch(specs, workers, batch, options, result)
+        if options.parity:
+            _parity(specs, workers, images, options, reference, result)
+        if options.profile and options.output is not None:
+            _profile(specs, workers, options, result)
+    except KeyboardInterrupt:
+        result["interrupted"] = True
+        log.warning("interrupted: writing what was measured")
+    finally:
+        _close(workers, result)
+    _compare_to_base(result)
+    result["goals"] = goals(result)
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def _options_record(options: BenchOptions) -> dict:
+    return {"batch_sizes": list(options.batch_sizes), "warmup": options.warmup if options.warmup is not None
+            else "1 on a CPU, 10 on a GPU", "interleaved": True, "iters": options.iters,
+            "seconds": options.seconds, "images": options.images, "parity": options.parity,
+            "profile": options.profile, **options.extra}
+
+
+def _record(spec: BackendSpec) -> dict:
+    return {"name": spec.name, "kind": spec.kind, "precision": spec.precision, "device": spec.device,
+            "source": spec.source, "options": {k: v for k, v in spec.options.items() if v not in (None, False)},
+            "clock": None, "load_s": None, "peak_rss_mb": None, "peak_gpu_mb": None, "error": None,
+            "batches": {}, "parity": None, "profile": None}
+
+
+def _entry(result: dict, spec: BackendSpec) -> dict:
+    return next(b for b in result["backends"] if b["name"] == spec.name)
+
+
+def _open(specs, images, workers, result) -> None:
+    for spec in specs:
+        entry = _entry(result, spec)
+        log.info("starting %s", spec.name)
+        worker = Worker(spec)
+        workers[spec.name] = worker
+        try:
+            info = worker.call("open", list(images.values()))
+        except WorkerError as exc:
+            entry["error"] = str(exc)
+            log.error("%s", exc)
+            continue
+        entry.update({k: info[k] for k in ("clock", "load_s", "peak_rss_mb", "peak_gpu_mb")})
+        entry["model"] = {k: info[k] for k in ("height", "width", "batch", "input_format")}
+
+
+def _ready(specs, workers, result) -> list[BackendSpec]:
+    return [s for s in specs if s.name in workers and _entry(result, s)["error"] is None]
+
+
+# ------------------------------------------------------------------------------------------- timing
+
+def _time_batch(specs, workers, batch: int, options: BenchOptions, result: dict) -> None:
+    from .timing import summarize
+
+    runnable = []
+    for spec in _ready(specs, workers, result):
+        fixed = _entry(result, spec)["model"]["batch"]
+        if fixed is not None and fixed != batch:
+            _entry(result, spec)["batches"][str(batch)] = {"iterations": 0, "skipped": f"the graph has a fixed batch "
+                                                           f"of {fixed}; export with --dynamic-batch"}
+        else:
+            runnable.append(spec)
+    for spec in runnable:
+        _entry(result, spec)["warmup"] = options.warmup_for(spec)
+    per_round = {spec.name: _warm_up(workers[spec.name], batch, options.warmup_for(spec)) for spec in runnable}
+    timed: dict[str, list] = {spec.name: [] for spec in runnable}
+    rounds = dict.fromkeys(timed, 0)
+    try:
+        _interleave(runnable, workers, batch, options, per_round, timed, rounds)
+    finally:
+        for spec in runnable:
+            _entry(result, spec)["batches"][str(batch)] = {**summarize(timed[spec.name], batch),
+                                                           "rounds": rounds[spec.name]}
+
+
+def _warm_up(worker: Worker, batch: int, warmup: int) -> int:
+    """Untimed iterations; returns how many iterations make a round of about ROUND_SECONDS."""
+    its = worker.call("run", batch, max(warmup, 1))
+    last = sum(its[-1].values())
+    return max(1, min(50, int(ROUND_SECONDS / max(last, 1e-6))))
+
+
+def _interleave(specs, workers, batch, options, per_round, timed, rounds) -> None:
+    from tqdm import tqdm
+
+    budgets = {spec.name: options.budget(spec) for spec in specs}
+    active = list(specs)
+    total = sum(it or secs for it, secs in budgets.values())
+    unit = "it" if options.iters is not None else "s"
+    with tqdm(total=round(total, 1), desc=f"timing batch {batch}", unit=unit, disable=not options.progress) as bar:
+        while active:
+            for spec in list(active):
+                count = per_round[spec.name]
+                if budgets[spec.name][0] is not None:
+                    count = min(count, budgets[spec.name][0] - len(timed[spec.name]))
+                its = workers[spec.name].call("run", batch, count)
+                timed[spec.name].extend(its)
+                rounds[spec.name] += 1
+                bar.update(len(its) if options.iters is not None else round(sum(sum(i.values()) for i in its), 3))
+                if _budget_spent(timed[spec.name], *budgets[spec.name]):
+                    active.remove(spec)
+
+
+def _budget_spent(iterations: list[dict], iters: int | None, seconds: float | None) -> bool:
+    if iters is not None:
+        return len(iterations) >= iters
+    return len(iterations) >= MIN_ITERATIONS and sum(sum(i.values()) for i in iterations) >= seconds
+
+
+def _compare_to_base(result: dict) -> None:
+    """Each backend's compute p50 over the base's at the same batch size (< 1: faster than the base)."""
+    base = result["backends"][0]["batches"]
+    for backend in result["backends"]:
+        for batch, figures in backend["batches"].items():
+            ref = base.get(batch, {}).get("compute_ms")
+            own = figures.get("compute_ms")
+            figures["ratio_to_base"] = own["p50"] / ref["p50"] if own and ref else None
+
+
+def goals(result: dict) -> list[dict]:
+    """The toolkit's promises against a PyTorch FP32 base: ONNX Runtime FP32 no slower, INT8 2.5x faster."""
+    base = result["backends"][0]
+    if base["kind"] != "torch" or base["precision"] != "fp32":
+        return []
+    found = []
+    for backend in result["backends"][1:]:
+        ratio = backend["batches"].get("1", {}).get("ratio_to_base")
+        if ratio is None or backend["device"] != base["device"]:
+            continue
+        if backend["kind"] == "onnxruntime" and backend["precision"] == "fp32":
+            found.append({"what": f"{backend['name']} vs {base['name']}, batch 1 compute p50", "target": "ratio <= 1.0",
+                          "measured": ratio, "met": ratio <= 1.0})
+        if backend["precision"] == "int8":
+            parity = backend.get("parity") or {}
+            speedup = 1 / ratio
+            met = speedup >= INT8_SPEEDUP_GOAL and parity.get("passed") is not False
+            found.append({"what": f"{backend['name']} speed-up over {base['name']}, batch 1 compute p50"
+                                  + ("" if parity else " (accuracy not measured: add --parity)"),
+                          "target": f">= {INT8_SPEEDUP_GOAL}x within its accuracy budget", "measured": speedup,
+                          "met": met})
+    return found
+
+
+# ------------------------------------------------------------------------------------------- parity
+
+def _parity(specs, workers, images, options, reference: BackendSpec | None, result) -> None:
+    from .parity import compare_backend, prepared_inputs
+
+    ref_spec, ref_worker, own = _reference_worker(specs, workers, reference, images)
+    try:
+        ref_model = ref_worker.call("open", list(images.values())) if own else _entry(result, ref_spec)["model"]
+        if own:
+            ref_model = {k: ref_model[k] for k in ("height", "width")}
+        inputs = prepared_inputs(images, (ref_model["height"], ref_model["width"]))
+        log.info("parity reference: %s on %d image(s)", ref_spec.name, len(inputs))
+        references = ref_worker.call("outputs", [x for x in inputs.values()])
+        for spec in _ready(specs, workers, result):
+            if spec.name == ref_spec.name:
+                continue
+            entry = _entry(result, spec)
+            if (entry["model"]["height"], entry["model"]["width"]) != (ref_model["height"], ref_model["width"]):
+                entry["parity"] = {"error": f"input size {entry['model']['height']}x{entry['model']['width']} differs "
+                                            f"from the reference's {ref_model['height']}x{ref_model['width']}"}
+                continue
+            outputs = workers[spec.name].call("outputs", [x for x in inputs.values()])
+            entry["parity"] = compare_backend(spec, ref_spec.name, inputs, references, outputs, options.output)
+    finally:
+        if own:
+            ref_worker.close()
+
+
+def _reference_worker(specs, workers, reference: BackendSpec | None, images):
+    """The FP32 reference: a backend of the run when it is the one asked for, else its own worker."""
+    if reference is None:
+        reference = next((s for s in specs if s.kind == "torch" and s.precision == "fp32"), None)
+        if reference is None:
+            raise ZoeExportError("--parity needs an FP32 reference: add --torch (FP32) with the model flags, or "
+                                 "--reference onnx:FP32.onnx.")
+    if reference.name in workers:
+        return reference, workers[reference.name], False
+    return reference, Worker(reference), True
+
+
+# ------------------------------------------------------------------------------------------ profile
+
+def _profile(specs, workers, options, result) -> None:
+    for spec in _ready(specs, workers, result):
+        log.info("profiling %s", spec.name)
+        try:
+            _entry(result, spec)["profile"] = workers[spec.name].call("profile", options.batch_sizes[0], 3,
+                                                                      str(options.output))
+        except WorkerError as exc:
+            _entry(result, spec)["profile"] = {"error": str(exc)}
+
+
+def _close(workers: dict[str, Worker], result: dict) -> None:
+    for name, worker in workers.items():
+        entry = next(b for b in result["backends"] if b["name"] == name)
+        try:
+            if entry["error"] is None and worker.drain():
+                entry.update(worker.call("memory"))
+        except (WorkerError, OSError, EOFError):
+            pass
+        worker.close()
