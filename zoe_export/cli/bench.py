@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(parser)
     g = parser.add_argument_group("timing")
     g.add_argument("--batch-sizes", type=_batch_sizes, default=(1,), metavar="1,2,4,8", help="default 1")
-    g.add_argument("--warmup", type=int, help="untimed iterations per backend and batch size (default 1 CPU, 10 GPU)")
+    g.add_argument("--warmup", type=int, help="untimed calls per backend and batch size (default 1 on a CPU, 10 on a GPU; "
+                        "at least one always runs, to size the timing rounds)")
     budget = g.add_mutually_exclusive_group()
     budget.add_argument("--iters", type=int, help="timed iterations per backend and batch size")
     budget.add_argument("--seconds", type=float,
