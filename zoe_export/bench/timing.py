@@ -21,6 +21,7 @@ class HostTimer:
     """CPU backends (PyTorch CPU, ONNX Runtime CPU): the model call is the compute stage."""
 
     clock = "perf_counter"
+    last_split: dict[str, float] | None = None  # GPU timers: h2d / compute / d2h of the last call
 
     def __init__(self, engine, images: list[np.ndarray]):
         self.engine, self.images = engine, images
@@ -33,7 +34,8 @@ class HostTimer:
         t2 = time.perf_counter()
         self._restore(depth, prepared)
         t3 = time.perf_counter()
-        return {"preprocess": t1 - t0, **depth_stages(self, t1, t2), "postprocess": t3 - t2}
+        split, self.last_split = self.last_split or {"compute": t2 - t1}, None
+        return {"preprocess": t1 - t0, **split, "postprocess": t3 - t2}
 
     def _prepare(self, batch: int):
         prepared = [preprocess.prepare(self.images[i % len(self.images)], self.engine.size, fit=self.engine.fit,
@@ -52,15 +54,6 @@ class HostTimer:
         pass
 
 
-def depth_stages(timer, start: float, end: float) -> dict[str, float]:
-    """The model-call stages: the host clock's one interval, or a GPU timer's measured split."""
-    split = getattr(timer, "last_split", None)
-    if split is None:
-        return {"compute": end - start}
-    timer.last_split = None
-    return split
-
-
 class TorchCudaTimer(HostTimer):
     """PyTorch on a GPU: h2d, compute and d2h between CUDA events on the current stream."""
 
@@ -70,7 +63,7 @@ class TorchCudaTimer(HostTimer):
         super().__init__(engine, images)
         import torch
 
-        self.torch, self.last_split = torch, None
+        self.torch = torch
         self.events = [torch.cuda.Event(enable_timing=True) for _ in range(4)]
 
     def _compute(self, x: np.ndarray) -> np.ndarray:
@@ -98,7 +91,7 @@ class TrtTimer(HostTimer):
         super().__init__(engine, images)
         from ..runtime import cuda
 
-        self.cuda, self.last_split = cuda, None
+        self.cuda = cuda
         self.stream = cuda.Stream()
         self.events = [cuda.Event() for _ in range(4)]
         self.input = cuda.DeviceBuffer()
