@@ -1,4 +1,4 @@
-"""Atomic file output: write to a temporary file beside the target, rename when complete."""
+"""Files: atomic output (a temporary file beside the target, renamed when complete) and the cache folder."""
 from __future__ import annotations
 
 import contextlib
@@ -42,3 +42,11 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def cache_dir() -> Path:
+    """``$ZOE_EXPORT_CACHE``, else ``$XDG_CACHE_HOME/zoe-export``, else ``~/.cache/zoe-export``."""
+    if os.environ.get("ZOE_EXPORT_CACHE"):
+        return Path(os.environ["ZOE_EXPORT_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "zoe-export"

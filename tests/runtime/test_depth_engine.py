@@ -1,4 +1,6 @@
 """DepthEngine: the app-facing API over any runner, with the shared preprocessing around it."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -83,11 +85,30 @@ def test_an_engine_is_checked_against_this_machine_before_tensorrt_loads_it(tmp_
         DepthEngine(engine)
 
 
-def test_apps_and_the_engine_build_need_no_torch():
+def test_apps_and_the_engine_build_need_no_torch(tiny_converted, tiny_onnx, tmp_path):
+    """Import, build an engine from a converted graph (TensorRT faked), predict through ONNX Runtime: no torch."""
     import subprocess
     import sys
 
-    code = ("import sys; import zoe_export.runtime, zoe_export.trt; from zoe_export.runtime import DepthEngine; "
-            "print(sorted(m for m in ('torch', 'tensorrt', 'cuda') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    tests = Path(__file__).resolve().parents[1]
+    code = f"""
+import sys
+sys.path.insert(0, {str(tests)!r})
+import numpy as np
+from fakes.tensorrt import FakeHostMemory
+from zoe_export.runtime import DepthEngine
+from zoe_export.trt import BuildOptions, EngineCache, Gpu, TrtEnvironment, build_engine
+from zoe_export.trt import build as build_module
+build_module.loader_chain = lambda plan, progress=None: lambda: FakeHostMemory.of(b"engine")
+env = TrtEnvironment("10.16.1.11", True, Gpu("NVIDIA H200", "9.0"))
+manifest = build_engine({str(tiny_converted("fp16"))!r}, BuildOptions(output={str(tmp_path / "e.engine")!r}), env=env,
+                        cache=EngineCache({str(tmp_path / "cache")!r}))
+assert manifest["precision"] == "fp16" and manifest["engine_bytes"] == 6, manifest
+with DepthEngine({str(tiny_onnx("test-N"))!r}) as engine:
+    depth = engine.predict(np.zeros((40, 50, 3), np.uint8))
+assert depth.shape == (40, 50)
+print(sorted(m for m in ('torch', 'tensorrt', 'cuda') if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -4,7 +4,7 @@ import gc
 
 import numpy as np
 import pytest
-from fake_trt import DLPackProducer
+from fakes.arrays import DLPackProducer
 
 from zoe_export.errors import ZoeExportError
 from zoe_export.runtime.device_arrays import (

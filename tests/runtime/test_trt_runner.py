@@ -1,4 +1,4 @@
-"""TrtRunner on fake TensorRT and fake cuda-python (fake_trt.py), plus one real-GPU test (marker gpu)."""
+"""TrtRunner on fake TensorRT and fake cuda-python (tests/fakes), plus one real-GPU test (marker gpu)."""
 import logging
 import os
 import subprocess
@@ -6,19 +6,14 @@ import sys
 
 import numpy as np
 import pytest
-from fake_trt import (
-    DLPackProducer,
-    EngineSpec,
-    FakeCudaArray,
-    cudaError_t,
-    install,
-    read_device,
-)
+from fakes import DLPackProducer, EngineSpec, FakeCudaArray, cudaError_t, install, read_device
+from fakes.tensorrt import FakeHostMemory
 
 from zoe_export.errors import ZoeExportError
 from zoe_export.runtime import cuda
 from zoe_export.runtime.base import TensorSpec
-from zoe_export.runtime.trt_runner import TrtRunner, _import_tensorrt
+from zoe_export.runtime.trt_api import import_tensorrt
+from zoe_export.runtime.trt_runner import TrtRunner
 
 NOTHING_LIVE = {"device": 0, "host": 0, "streams": 0, "events": 0, "graphs": 0, "graph_execs": 0}
 
@@ -119,17 +114,25 @@ def test_nothing_imports_tensorrt_or_cuda_at_import_time():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_missing_packages_name_the_install():
-    try:
-        import tensorrt  # noqa: F401
-    except ImportError:
-        with pytest.raises(ZoeExportError, match=r"pip install 'zoe-export\[trt\]'"):
-            _import_tensorrt()
-    try:
-        from cuda.bindings import runtime  # noqa: F401
-    except ImportError:
-        with pytest.raises(ZoeExportError, match=r"cuda-python is not installed: pip install 'zoe-export\[trt\]'"):
-            cuda.import_cudart()
+def test_missing_packages_name_the_install(monkeypatch):
+    # whatever this machine has: None in sys.modules makes the import fail as if the package were absent
+    for name in ("tensorrt", "cuda", "cuda.bindings", "cuda.bindings.runtime", "cuda.cudart"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ZoeExportError, match=r"tensorrt is not installed: pip install 'zoe-export\[trt\]'"):
+        import_tensorrt()
+    with pytest.raises(ZoeExportError, match=r"cuda-python is not installed: pip install 'zoe-export\[trt\]'"):
+        cuda.import_cudart()
+    with pytest.raises(ZoeExportError, match=r"tensorrt is not installed"):
+        TrtRunner(EngineSpec().serialize()).activate()  # before anything else is tried
+
+
+def test_the_engine_a_build_returns_runs_as_it_is(fakes):
+    engine = FakeHostMemory.of(EngineSpec().serialize())  # what build_serialized_network returns: no len()
+    with pytest.raises(TypeError):
+        len(engine)
+    with TrtRunner(engine) as runner:
+        image = _image(2)
+        np.testing.assert_allclose(runner.infer({"image": image})["metric_depth"], _expected(image), rtol=1e-6)
 
 
 # -- dynamic batch ---------------------------------------------------------------------------------------
@@ -391,8 +394,10 @@ def test_cuda_graph_refuses_the_default_stream(fakes):
 
 # -- the CUDA layer on its own ----------------------------------------------------------------------------
 def test_cuda_helpers(fakes):
-    name, major, minor = cuda.device_properties(0)  # what trt.environment unpacks
-    assert (name, major, minor) == ("Fake GPU", 8, 9) and cuda.device_properties(0).compute_capability == "8.9"
+    props = cuda.device_properties(0)
+    assert (props.name, props.major, props.minor) == ("Fake GPU", 8, 9) and props.compute_capability == "8.9"
+    assert props.total_memory == 16 * 2**30 and cuda.memory_info() == (16 * 2**30, 16 * 2**30)
+    assert cuda.driver_version() == 12090 and cuda.version_text(cuda.runtime_version()) == "12.9"
     assert cuda.check((cudaError_t.cudaSuccess,)) is None
     assert cuda.check((cudaError_t.cudaSuccess, 5)) == 5 and cuda.check((cudaError_t.cudaSuccess, 1, 2)) == (1, 2)
     with pytest.raises(cuda.CudaError, match=r"cudaFoo failed: cudaErrorInvalidValue \(invalid argument\)\.$"):
@@ -408,6 +413,36 @@ def test_cuda_helpers(fakes):
     stream.close()
     stream.close()  # idempotent
     assert fakes.cudart.live["streams"] == 0
+
+
+def test_no_driver_and_an_old_driver_are_told_apart(fakes):
+    fakes.cudart.driver = 0  # what cuda-python reports with no libcuda: every call fails, driver version 0
+    with pytest.raises(cuda.CudaError, match="cudaErrorInsufficientDriver.*No NVIDIA driver is loaded") as info:
+        cuda.device_count()
+    assert "update the driver" not in str(info.value)
+    fakes.cudart.driver = 11080
+    fakes.cudart.fail("cudaMalloc", cudaError_t.cudaErrorInsufficientDriver)
+    with pytest.raises(cuda.CudaError, match=r"supports CUDA 11\.8, older than .*\(CUDA 12\.9\): update the driver"):
+        cuda.DeviceBuffer(16)
+
+
+def test_a_failed_call_returns_as_many_values_as_a_good_one(fakes):
+    fakes.cudart.fail("cudaMemGetInfo")
+    fakes.cudart.fail("cudaMemGetInfo")
+    assert fakes.cudart.cudaMemGetInfo() == (cudaError_t.cudaErrorMemoryAllocation, None, None)
+    with pytest.raises(cuda.CudaError, match="cudaMemGetInfo failed: cudaErrorMemoryAllocation"):
+        cuda.memory_used_mb()
+
+
+def test_events_time_the_work_between_them(fakes):
+    stream, start, end = cuda.Stream(), cuda.Event(), cuda.Event()
+    buffer = cuda.DeviceBuffer(64)
+    start.record(stream)
+    buffer.copy_from_host(np.ones(16, np.float32), stream)
+    end.record(stream)
+    assert start.elapsed_ms(end) >= 0
+    cuda.close_all(start, end, buffer, stream)
+    assert fakes.cudart.live == NOTHING_LIVE
 
 
 def test_device_buffer_round_trip_and_reuse(fakes):

@@ -1,4 +1,8 @@
-"""build_engine end to end with TensorRT's part faked: the loader chain returns bytes (or fails).
+"""build_engine end to end with TensorRT's part faked: the loader chain returns an engine (or fails).
+
+The fake chain returns what TensorRT's build returns, an ``IHostMemory`` (buffer protocol, ``nbytes``,
+no ``len()``), and fails the way Polygraphy does (it raises when TensorRT returns nothing). The
+same build with the real Polygraphy loaders and the real TensorRT module runs in tests/contract.
 
 Everything around the TensorRT call runs for real: refusals, the precision stage, atomic writes,
 the manifest, the engine cache and reuse.
@@ -6,6 +10,7 @@ the manifest, the engine cache and reuse.
 import json
 
 import pytest
+from fakes.tensorrt import FakeHostMemory
 from polygraphy.exception import PolygraphyException
 
 from zoe_export.errors import ZoeExportError
@@ -22,12 +27,12 @@ from zoe_export.trt.cache import file_sha256
 
 @pytest.fixture
 def tensorrt_build(monkeypatch):
-    """Replace the TensorRT build with a callable that records each plan and returns fake engine bytes."""
+    """Replace the TensorRT build with a callable that records each plan and returns a fake engine."""
     plans = []
 
     def chain(plan, progress=None):
         plans.append(plan)
-        return lambda: f"engine for {plan.onnx.name} {plan.precision} {plan.mode}".encode()
+        return lambda: FakeHostMemory.of(f"engine for {plan.onnx.name} {plan.precision} {plan.mode}".encode())
 
     monkeypatch.setattr(build_module, "loader_chain", chain)
     return plans
@@ -76,13 +81,13 @@ def test_what_decides_the_engine_rebuilds_it(tiny_onnx, tmp_path, env10, tensorr
     assert len(tensorrt_build) == 4
 
 
-@pytest.mark.parametrize("failure", [PolygraphyException("builder said no"), None])
+@pytest.mark.parametrize("failure", [PolygraphyException("builder said no"), None, b""])
 def test_a_failed_build_leaves_no_engine(failure, tiny_onnx, tmp_path, env10, monkeypatch):
     def chain(plan, progress=None):
         def build():
-            if failure is not None:
+            if isinstance(failure, Exception):
                 raise failure
-            return None
+            return None if failure is None else FakeHostMemory.of(failure)
         return build
 
     monkeypatch.setattr(build_module, "loader_chain", chain)

@@ -1,33 +1,17 @@
-"""Parser errors, node by node, from TensorRT's ParserError accessors (faked: no TensorRT here)."""
+"""Parser errors, node by node, from TensorRT's ParserError accessors (tests/fakes; checked in tests/contract)."""
 from pathlib import Path
 
+from fakes.tensorrt import ErrorCode
+from fakes.tensorrt import FakeParserError as _Error
+
 from zoe_export.trt.parser import format_parser_errors
-
-
-class _Error:
-    """The accessors of tensorrt.ParserError (TensorRT 10 adds node_name and node_operator)."""
-
-    def __init__(self, node, desc, code="ErrorCode.UNSUPPORTED_NODE", name=None, op=None):
-        self._node, self._desc, self._code = node, desc, code
-        if name is not None:
-            self.node_name = lambda: name
-            self.node_operator = lambda: op
-
-    def node(self):
-        return self._node
-
-    def desc(self):
-        return self._desc
-
-    def code(self):
-        return self._code
 
 
 def test_each_error_names_its_node_operator_and_reason():
     text = format_parser_errors(Path("m.onnx"), [
         _Error(412, "unsupported attribute", name="/encoder/blocks.3/attn/Softmax", op="Softmax"),
-        _Error(7, "weights missing", code="ErrorCode.MODEL_DESERIALIZE_FAILED"),
-        _Error(-1, "bad opset", code="ErrorCode.INVALID_GRAPH", name="", op=""),
+        _Error(7, "weights missing", code=ErrorCode.MODEL_DESERIALIZE_FAILED),
+        _Error(-1, "bad opset", code=ErrorCode.INVALID_GRAPH),
     ])
     lines = text.splitlines()
     assert lines[0] == "TensorRT could not parse m.onnx (3 errors):"

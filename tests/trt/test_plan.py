@@ -3,6 +3,7 @@ import sys
 import types
 
 import pytest
+from fakes.tensorrt import FakeLayer10, FakeNetwork, FakeTensor
 from packaging.version import Version
 from polygraphy.backend.trt import (
     CreateConfig,
@@ -14,6 +15,7 @@ from polygraphy.backend.trt import (
 from zoe_export.errors import ZoeExportError
 from zoe_export.precision import plan_fp16, select_int8
 from zoe_export.trt import BuildOptions, loader_chain, plan_build
+from zoe_export.trt import plan as plan_module
 from zoe_export.trt.graph import GraphInfo
 from zoe_export.trt.parser import NetworkFromOnnxChecked
 from zoe_export.trt.plan import (
@@ -167,7 +169,7 @@ def test_strongly_typed_loader_chain(tiny_dynamic, tmp_path):
     (profile,) = config.profiles
     assert profile["image"].min == (1, 3, 64, 96) and profile["image"].max == (8, 3, 64, 96)
     build = chain._config._func
-    assert isinstance(build, ConfigureBuild) and build.workspace_bytes == 2**30 and build.calibration is None
+    assert isinstance(build, ConfigureBuild) and build.workspace_bytes == 2**30 and config.calibrator is None
 
 
 def test_an_existing_timing_cache_is_loaded(tiny_onnx, tmp_path):
@@ -176,13 +178,18 @@ def test_an_existing_timing_cache_is_loaded(tiny_onnx, tmp_path):
     assert chain._config._config.timing_cache_path == str(tmp_path / "timing.cache")
 
 
-def test_legacy_loader_chain(tiny_onnx, tiny_calib, tmp_path):
-    plan = _plan(tiny_onnx("test-N"), tmp_path, precision="int8", calib=tiny_calib, legacy_precision=True)
+def test_legacy_loader_chain_gives_the_calibrator_to_create_config(tiny_dynamic, tiny_calib, tmp_path, monkeypatch):
+    made = []
+    monkeypatch.setattr(plan_module, "entropy_calibrator", lambda calibration: made.append(calibration) or "calibrator")
+    plan = _plan(tiny_dynamic, tmp_path, precision="int8", calib=tiny_calib, legacy_precision=True)
     chain = loader_chain(plan)
     assert isinstance(chain._network, PostprocessNetwork)
     config = chain._config._config
     assert (config.fp16, config.int8, config.precision_constraints) == (True, True, "obey")
-    assert chain._config._func.calibration == plan.calibration
+    # Polygraphy sets the calibration profile (needed for a dynamic batch) only for a calibrator it was given
+    assert config.calibrator == "calibrator" and made == [plan.calibration] and len(config.profiles) == 1
+    assert _plan(tiny_dynamic, tmp_path, precision="fp16", legacy_precision=True).calibration is None
+    assert loader_chain(_plan(tiny_dynamic, tmp_path)).__dict__["_config"]._config.calibrator is None
 
 
 # ------------------------------------------------------------------ what runs inside the build
@@ -197,59 +204,44 @@ def test_onnx_node_of_a_layer():
     assert onnx_node_of("/head/Relu", "[ONNX Layer: /head/Relu]", nodes) is None
 
 
-class _Tensor:
-    def __init__(self, dtype):
-        self.dtype = dtype
-
-
-class _Layer:
-    def __init__(self, name, metadata="", dtype="f32"):
-        self.name, self.metadata, self.precision, self.outputs, self.set = name, metadata, None, [_Tensor(dtype)], {}
-        self.num_outputs = 1
-
-    def get_output(self, i):
-        return self.outputs[i]
-
-    def set_output_type(self, i, dtype):
-        self.set[i] = dtype
-
-
-class _Network:
-    def __init__(self, layers):
-        self.layers = layers
-        self.num_layers = len(layers)
-
-    def get_layer(self, i):
-        return self.layers[i]
+def _layer(name, metadata="", dtype="f32"):
+    return FakeLayer10(name, None, [FakeTensor(f"{name}_out", (1,), dtype)], metadata)
 
 
 @pytest.fixture
 def fake_tensorrt(monkeypatch):
     """A stand-in module for the few TensorRT names these callables use (no TensorRT object is made)."""
-    fake = types.SimpleNamespace(float32="f32", float16="f16", MemoryPoolType=types.SimpleNamespace(WORKSPACE="ws"))
+    fake = types.SimpleNamespace(float32="f32", float16="f16", MemoryPoolType=types.SimpleNamespace(WORKSPACE="ws"),
+                                 __version__="10.16.1.11")
     monkeypatch.setitem(sys.modules, "tensorrt", fake)
     return fake
 
 
 def test_pin_layers_sets_precision_and_output_types(fake_tensorrt):
-    soft, conv, other = _Layer("s", "[ONNX Layer: /a/Softmax]"), _Layer("/b/Conv"), _Layer("x", dtype="int32")
-    PinLayers({"/a/Softmax": "fp32", "/b/Conv": "fp16", "x": "fp32"})(_Network([soft, conv, other]))
-    assert (soft.precision, soft.set) == ("f32", {0: "f32"})
-    assert (conv.precision, conv.set) == ("f16", {0: "f16"})
-    assert other.precision == "f32" and other.set == {}  # integer outputs keep their type
+    soft, conv, other = _layer("s", "[ONNX Layer: /a/Softmax]"), _layer("/b/Conv"), _layer("x", dtype="int32")
+    PinLayers({"/a/Softmax": "fp32", "/b/Conv": "fp16", "x": "fp32"})(FakeNetwork([], [soft, conv, other]))
+    assert (soft.precision, soft.output_types) == ("f32", {0: "f32"})
+    assert (conv.precision, conv.output_types) == ("f16", {0: "f16"})
+    assert other.precision == "f32" and other.output_types == {}  # integer outputs keep their type
 
 
 def test_pin_layers_refuses_to_lose_every_island(fake_tensorrt):
     with pytest.raises(ZoeExportError, match="no TensorRT layer could be matched"):
-        PinLayers({"/a/Softmax": "fp32"})(_Network([_Layer("unrelated")]))
+        PinLayers({"/a/Softmax": "fp32"})(FakeNetwork([], [_layer("unrelated")]))
+
+
+def test_pinning_layers_needs_tensorrt_10(fake_tensorrt):
+    fake_tensorrt.__version__ = "11.4.0.106"  # ILayer.precision and set_output_type are gone
+    with pytest.raises(ZoeExportError, match="needs TensorRT 10; this is TensorRT 11"):
+        PinLayers({"x": "fp32"})(FakeNetwork([], [_layer("x")]))
 
 
 def test_configure_build_sets_the_workspace(fake_tensorrt):
     calls = []
     config = types.SimpleNamespace(set_memory_pool_limit=lambda pool, size: calls.append((pool, size)))
-    ConfigureBuild(3 * 2**30, None)(None, None, config)
+    ConfigureBuild(3 * 2**30)(None, None, config)
     assert calls == [("ws", 3 * 2**30)]
-    ConfigureBuild(None, None)(None, None, config)
+    ConfigureBuild(None)(None, None, config)
     assert len(calls) == 1
 
 
@@ -259,7 +251,7 @@ def test_configure_build_reports_progress_to_the_monitor(fake_tensorrt):
     fake_tensorrt.IProgressMonitor = type("IProgressMonitor", (), {"__init__": lambda self: None})
     progress = BuildProgress(bars=False)
     config = types.SimpleNamespace()
-    ConfigureBuild(None, None, progress)(None, None, config)
+    ConfigureBuild(None, progress)(None, None, config)
     monitor = config.progress_monitor
     assert isinstance(monitor, fake_tensorrt.IProgressMonitor)
     monitor.phase_start("Building engine", None, 2)

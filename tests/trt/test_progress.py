@@ -3,6 +3,8 @@ import os
 import signal
 
 import pytest
+from fakes.tensorrt import FakeHostMemory
+from polygraphy.exception import PolygraphyException
 
 from zoe_export.errors import ZoeExportError
 from zoe_export.trt import BuildOptions, EngineCache, build_engine
@@ -26,7 +28,9 @@ def test_ctrl_c_cancels_at_the_next_step_and_writes_nothing(tiny_onnx, tmp_path,
         def build():  # TensorRT asks the monitor after each step; Ctrl-C arrives during the build
             progress.phase_start("Building engine", None, 2)
             os.kill(os.getpid(), signal.SIGINT)
-            return None if not progress.step_complete("Building engine", 0) else b"engine"
+            if not progress.step_complete("Building engine", 0):  # TensorRT stops and returns nothing,
+                raise PolygraphyException("Invalid Engine. Please ensure the engine was built correctly")  # Polygraphy
+            return FakeHostMemory.of(b"engine")
         return build
 
     monkeypatch.setattr(build_module, "loader_chain", chain)
@@ -38,7 +42,7 @@ def test_ctrl_c_cancels_at_the_next_step_and_writes_nothing(tiny_onnx, tmp_path,
 
 
 def test_without_cancel_a_missing_engine_is_an_error(tiny_onnx, tmp_path, env10, monkeypatch):
-    monkeypatch.setattr(build_module, "loader_chain", lambda plan, progress: lambda: b"")
+    monkeypatch.setattr(build_module, "loader_chain", lambda plan, progress: lambda: FakeHostMemory.of(b""))
     with pytest.raises(ZoeExportError, match="returned no engine"):
         build_engine(tiny_onnx("test-N"), BuildOptions(output=tmp_path / "m.engine"), env=env10,
                      cache=EngineCache(tmp_path / "cache"))

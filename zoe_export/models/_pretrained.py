@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._files import atomic_output
+from .._files import atomic_output, cache_dir
 from ..errors import ZoeExportError
 from ._registry import Variant, list_variants
 
@@ -39,14 +39,6 @@ _SHOW = 4  # keys listed per category in a mismatch report
 
 
 # ----------------------------------------------------------------------------------------- cache
-
-def cache_dir() -> Path:
-    """``$ZOE_EXPORT_CACHE``, else ``$XDG_CACHE_HOME/zoe-export``, else ``~/.cache/zoe-export``."""
-    if os.environ.get("ZOE_EXPORT_CACHE"):
-        return Path(os.environ["ZOE_EXPORT_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "zoe-export"
-
 
 def cached_checkpoint(variant: Variant) -> Path | None:
     """The variant's release file in the cache, if it was downloaded before."""

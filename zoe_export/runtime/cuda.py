@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from ..errors import ZoeExportError
+
+if TYPE_CHECKING:  # the types the contract tests check our calls against
+    from cuda.bindings import runtime as cudart
 
 INSTALL_HINT = "pip install 'zoe-export[trt]' (it brings cuda-python), or pip install cuda-python"
 
@@ -32,7 +35,6 @@ _FIXES = {
     "cudaErrorMemoryAllocation": "the GPU is out of memory: use a smaller batch, or free GPU memory held elsewhere",
     "cudaErrorNoDevice": "no CUDA GPU is visible: check nvidia-smi and CUDA_VISIBLE_DEVICES",
     "cudaErrorInvalidDevice": "that GPU index does not exist: check nvidia-smi and CUDA_VISIBLE_DEVICES",
-    "cudaErrorInsufficientDriver": "the NVIDIA driver is older than this CUDA runtime: update the driver",
     "cudaErrorStreamCaptureUnsupported": "this engine cannot be captured in a CUDA graph: run it with cuda_graph=False",
     "cudaErrorStreamCaptureInvalidated": "this engine cannot be captured in a CUDA graph: run it with cuda_graph=False",
 }
@@ -70,13 +72,25 @@ def check(result, what: str = "a CUDA call"):
     return values[0] if len(values) == 1 else values
 
 
-def _error(rt, err, what: str) -> CudaError:
+def _error(rt: cudart, err, what: str) -> CudaError:
     name = _text(rt.cudaGetErrorName(err), f"error {int(err)}")
     text = _text(rt.cudaGetErrorString(err), "")
-    fix = _FIXES.get(name)
+    fix = _driver_fix(rt) if name == "cudaErrorInsufficientDriver" else _FIXES.get(name)
     message = f"{what} failed: {name}" + (f" ({text})" if text else "")
     message += f". {fix[0].upper()}{fix[1:]}." if fix else "."
     return CudaError(message, int(err), name)
+
+
+def _driver_fix(rt: cudart) -> str:
+    """cudaErrorInsufficientDriver means "no driver at all" as well as "a driver too old": say which."""
+    err, driver = rt.cudaDriverGetVersion()  # not check(): this runs inside an error already
+    runtime = rt.cudaRuntimeGetVersion()[1]
+    if int(err) != 0 or not driver:
+        return ("no NVIDIA driver is loaded on this machine (libcuda was not found): run on a machine with an NVIDIA "
+                "GPU and its driver (nvidia-smi should list the GPU)")
+    return (f"the NVIDIA driver supports CUDA {version_text(int(driver))}, older than this cuda-python's runtime "
+            f"(CUDA {version_text(int(runtime or 0))}): update the driver, or install cuda-python for CUDA "
+            f"{int(driver) // 1000}")
 
 
 def _text(result, default: str) -> str:
@@ -101,11 +115,27 @@ def stream_handle(stream) -> int:
                              "a cupy.cuda.Stream or a cuda-python cudaStream_t.") from exc
 
 
-# -- devices ---------------------------------------------------------------------------------------
+# -- versions and devices ------------------------------------------------------------------------------
+def driver_version() -> int:
+    """The CUDA version the installed driver supports (12090 for 12.9); 0 when no driver is loaded."""
+    return int(check(import_cudart().cudaDriverGetVersion(), "cudaDriverGetVersion"))
+
+
+def runtime_version() -> int:
+    """The CUDA version of cuda-python's runtime (13050 for 13.5)."""
+    return int(check(import_cudart().cudaRuntimeGetVersion(), "cudaRuntimeGetVersion"))
+
+
+def version_text(version: int) -> str:
+    """CUDA's integer versions (12090) as text (12.9)."""
+    return f"{version // 1000}.{version % 1000 // 10}"
+
+
 class DeviceProperties(NamedTuple):
     name: str
     major: int
     minor: int
+    total_memory: int = 0  # bytes
 
     @property
     def compute_capability(self) -> str:
@@ -127,11 +157,12 @@ def set_device(device: int) -> None:
 
 def device_properties(device: int = 0) -> DeviceProperties:
     """Name and compute capability of ``device`` (unpacks as ``name, major, minor``)."""
-    props = check(import_cudart().cudaGetDeviceProperties(device), f"cudaGetDeviceProperties({device})")
+    props: cudart.cudaDeviceProp = check(import_cudart().cudaGetDeviceProperties(device),
+                                         f"cudaGetDeviceProperties({device})")
     name = props.name
     if isinstance(name, bytes):
         name = name.split(b"\0", 1)[0].decode(errors="replace")
-    return DeviceProperties(str(name).strip(), int(props.major), int(props.minor))
+    return DeviceProperties(str(name).strip(), int(props.major), int(props.minor), int(props.totalGlobalMem))
 
 
 # -- streams and events ------------------------------------------------------------------------------
@@ -196,17 +227,21 @@ def copy_to_host(ptr: int, array: np.ndarray, stream: int | Stream) -> None:
                              _raw(stream)), "cudaMemcpyAsync (device to host)")
 
 
+def memory_info() -> tuple[int, int]:
+    """(free, total) bytes of the current GPU, from cudaMemGetInfo."""
+    free, total = check(import_cudart().cudaMemGetInfo(), "cudaMemGetInfo")
+    return int(free), int(total)
+
+
 def memory_used_mb() -> float:
     """Device memory in use on the current GPU (all processes), from cudaMemGetInfo."""
-    free, total = check(import_cudart().cudaMemGetInfo(), "cudaMemGetInfo")
-    return (int(total) - int(free)) / 2**20
+    free, total = memory_info()
+    return (total - free) / 2**20
 
 
 # -- memory ------------------------------------------------------------------------------------------
 class _Allocation:
     """Memory from a cudart allocator pair that grows on demand and is reused otherwise."""
-
-    ALLOC, FREE = "cudaMalloc", "cudaFree"
 
     def __init__(self, nbytes: int = 0):
         self._rt = import_cudart()
@@ -219,19 +254,30 @@ class _Allocation:
         if nbytes <= self.nbytes and self.ptr:
             return False
         self.close()
-        allocate = getattr(self._rt, self.ALLOC)
-        self.ptr = int(check(allocate(max(int(nbytes), 1)), f"{self.ALLOC}({nbytes} bytes)"))
+        self.ptr = int(self._allocate(max(int(nbytes), 1)))
         self.nbytes = int(nbytes)
         return True
 
     def close(self) -> None:
         ptr, self.ptr, self.nbytes = self.ptr, 0, 0
         if ptr:
-            check(getattr(self._rt, self.FREE)(ptr), self.FREE)
+            self._free(ptr)
+
+    def _allocate(self, nbytes: int) -> int:
+        raise NotImplementedError
+
+    def _free(self, ptr: int) -> None:
+        raise NotImplementedError
 
 
 class DeviceBuffer(_Allocation):
     """``cudaMalloc`` device memory."""
+
+    def _allocate(self, nbytes: int) -> int:
+        return check(self._rt.cudaMalloc(nbytes), f"cudaMalloc({nbytes} bytes)")
+
+    def _free(self, ptr: int) -> None:
+        check(self._rt.cudaFree(ptr), "cudaFree")
 
     def copy_from_host(self, array: np.ndarray, stream: int | Stream) -> None:
         """Queue a copy of C-contiguous ``array`` to this buffer on ``stream``."""
@@ -259,7 +305,11 @@ class DeviceBuffer(_Allocation):
 class HostBuffer(_Allocation):
     """Page-locked host memory (``cudaMallocHost``) for fast, truly asynchronous copies."""
 
-    ALLOC, FREE = "cudaMallocHost", "cudaFreeHost"
+    def _allocate(self, nbytes: int) -> int:
+        return check(self._rt.cudaMallocHost(nbytes), f"cudaMallocHost({nbytes} bytes)")
+
+    def _free(self, ptr: int) -> None:
+        check(self._rt.cudaFreeHost(ptr), "cudaFreeHost")
 
     def array(self, shape: tuple[int, ...], dtype) -> np.ndarray:
         """A numpy view of the start of this buffer (valid until the buffer grows or closes)."""

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +27,10 @@ from ..errors import ZoeExportError
 from . import cuda
 from .base import Runner, TensorSpec
 from .device_arrays import DeviceArray, DeviceView, as_device_view
+from .trt_api import import_tensorrt, tensorrt_factory
+
+if TYPE_CHECKING:  # the types the contract tests check our calls against
+    import tensorrt as trt
 
 log = logging.getLogger("zoe_export")
 
@@ -36,18 +42,9 @@ _LOG_LEVELS = {"INTERNAL_ERROR": logging.CRITICAL, "ERROR": logging.ERROR, "WARN
 REBUILD = "rebuild it on this machine with `zoe-export trt`"
 
 
-def _import_tensorrt():
-    try:
-        import tensorrt
-    except ImportError as exc:
-        from ..trt.environment import INSTALL
-
-        raise ZoeExportError(f"tensorrt is not installed: {INSTALL}.") from exc
-    return tensorrt
-
-
-def _make_logger(trt):
+def _make_logger():
     """A ``trt.ILogger`` that routes TensorRT's messages to the ``zoe_export`` logger (and keeps its errors)."""
+    trt = import_tensorrt()
 
     class _Logger(trt.ILogger):
         def __init__(self):
@@ -88,7 +85,7 @@ class TrtRunner(Runner):
 
     name = "tensorrt"
 
-    def __init__(self, engine: str | Path | bytes, *, device: int = 0, cuda_graph: bool = False):
+    def __init__(self, engine: str | Path | bytes | trt.IHostMemory, *, device: int = 0, cuda_graph: bool = False):
         super().__init__()
         self.engine, self.device, self.cuda_graph = engine, int(device), bool(cuda_graph)
         self._clear()
@@ -105,12 +102,12 @@ class TrtRunner(Runner):
 
     # -- lifecycle -------------------------------------------------------------------------------
     def _activate(self) -> None:
-        trt = _import_tensorrt()
+        import_tensorrt()  # both packages first: a missing one is named before anything else happens
         cuda.import_cudart()
         data = self._engine_bytes()
         cuda.set_device(self.device)
         try:
-            self._load(trt, data)
+            self._load(data)
             self._stream = cuda.Stream()
         except BaseException:
             try:
@@ -120,42 +117,46 @@ class TrtRunner(Runner):
             raise
 
     def _engine_bytes(self) -> bytes:
-        if isinstance(self.engine, (bytes, bytearray, memoryview)):
-            return bytes(self.engine)
+        if not self._from_file:
+            return memoryview(self.engine).tobytes()  # bytes, or the IHostMemory a build returns (no len())
         path = Path(self.engine)
         if not path.is_file():
             raise ZoeExportError(f"engine file {path} does not exist: build it with `zoe-export trt`.")
         return path.read_bytes()
 
-    def _load(self, trt, data: bytes) -> None:
-        self._logger = _make_logger(trt)
-        self._runtime = trt.Runtime(self._logger)
-        if self._runtime is None:
-            raise ZoeExportError(f"TensorRT could not create a runtime{self._trt_said()}.")
+    def _load(self, data: bytes) -> None:
+        trt = import_tensorrt()
+        self._logger = _make_logger()
+        with tensorrt_factory("a runtime"):
+            self._runtime = trt.Runtime(self._logger)
         self._engine = self._runtime.deserialize_cuda_engine(data)
         if self._engine is None:
-            raise ZoeExportError(self._deserialize_error(trt))
+            raise ZoeExportError(self._deserialize_error())
         self._context = self._engine.create_execution_context()
         if self._context is None:
             raise ZoeExportError(
                 f"TensorRT could not create an execution context for {self._source()}{self._trt_said()}: usually "
                 "the GPU has too little free memory for the engine's activations. Free GPU memory, or rebuild the "
                 "engine with a smaller batch profile (zoe-export trt --batch-profile 1:1:N).")
-        self._tensors = _read_tensors(trt, self._engine)
+        self._tensors = _read_tensors(self._engine)
 
-    def _deserialize_error(self, trt) -> str:
+    def _deserialize_error(self) -> str:
         try:
             gpu = cuda.device_properties(self.device)
             here = f"; this is {gpu.name}, compute capability {gpu.compute_capability}"
         except ZoeExportError:
             here = ""
-        return (f"TensorRT {getattr(trt, '__version__', '?')} could not load {self._source()}{self._trt_said()}. "
+        return (f"TensorRT {import_tensorrt().__version__} could not load {self._source()}{self._trt_said()}. "
                 f"Most likely it was built with another TensorRT version or for another GPU (engines only run on "
                 f"the TensorRT version and compute capability that built them{here}), or the file is not a "
                 f"complete engine: {REBUILD}.")
 
+    @property
+    def _from_file(self) -> bool:
+        return isinstance(self.engine, (str, os.PathLike))
+
     def _source(self) -> str:
-        if isinstance(self.engine, (bytes, bytearray, memoryview)):
+        if not self._from_file:
             return "the engine bytes"
         return f"engine {self.engine}"
 
@@ -379,7 +380,8 @@ def _grown(pool: dict, kind, name: str, nbytes: int):
     return pool[name]
 
 
-def _read_tensors(trt, engine) -> dict[str, _Tensor]:
+def _read_tensors(engine: trt.ICudaEngine) -> dict[str, _Tensor]:
+    trt = import_tensorrt()
     tensors = {}
     for index in range(engine.num_io_tensors):
         name = engine.get_tensor_name(index)
@@ -399,7 +401,7 @@ def _np_dtype(trt_dtype, name: str) -> np.dtype:
     return np.dtype(_TRT_DTYPES[key])
 
 
-def _profile(engine, name: str, shape: tuple[int, ...]):
+def _profile(engine: trt.ICudaEngine, name: str, shape: tuple[int, ...]):
     """Profile 0's (min, opt, max) for a dynamic input; the shape itself for a static one."""
     if all(d >= 0 for d in shape):
         return shape, shape, shape

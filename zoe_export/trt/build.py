@@ -172,15 +172,18 @@ def _build(plan: BuildPlan, output: Path) -> None:
     build = loader_chain(plan, progress)
     with atomic_output(output) as tmp, progress.cancel_on_interrupt():
         try:
-            engine_bytes = build()
+            engine = build()  # trt.IHostMemory: the buffer protocol and nbytes, no len()
         except PolygraphyException as exc:
+            if progress.cancelled:  # the monitor stopped TensorRT, which returned nothing, and Polygraphy raised
+                raise KeyboardInterrupt from None  # the CLI prints "interrupted"; the temp file is removed
             raise ZoeExportError(f"TensorRT could not build the engine: {exc}. Nothing was written; run with -v for "
                                  "TensorRT's log.") from exc
         if progress.cancelled:
-            raise KeyboardInterrupt  # the CLI prints "interrupted"; the temp file is removed
-        if engine_bytes is None or len(engine_bytes) == 0:
+            raise KeyboardInterrupt
+        data = None if engine is None else memoryview(engine)
+        if data is None or data.nbytes == 0:
             raise ZoeExportError("TensorRT returned no engine (see its log above); nothing was written.")
-        tmp.write_bytes(memoryview(engine_bytes))
+        tmp.write_bytes(data)
 
 
 def _manifest(request: EngineRequest, plan: BuildPlan, env: TrtEnvironment, converted: Path | None,

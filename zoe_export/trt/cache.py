@@ -11,15 +11,13 @@ import os
 import shutil
 from pathlib import Path
 
-from .._files import atomic_output
+from .._files import atomic_output, cache_dir
 from .._log import log
 from ..errors import ZoeExportError
 from .manifest import FORMAT, manifest_path, read_manifest, write_manifest
 
 
 def default_cache_dir() -> Path:
-    from ..models._pretrained import cache_dir
-
     return cache_dir() / "engines"
 
 

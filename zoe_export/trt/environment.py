@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from ..errors import ZoeExportError
+from ..runtime.trt_api import INSTALL
 
-INSTALL = ("pip install 'zoe-export[trt]' --extra-index-url https://pypi.nvidia.com "
-           "(TensorRT and cuda-python come from NVIDIA's index)")
+__all__ = ["INSTALL", "Gpu", "TrtEnvironment", "probe_environment"]
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,10 @@ def _gpu_from_cuda() -> Gpu | None:
     from ..runtime.cuda import device_properties
 
     try:
-        name, major, minor = device_properties(0)
+        props = device_properties(0)
     except ZoeExportError:  # no device, or no driver
         return None
-    return Gpu(name, f"{major}.{minor}")
+    return Gpu(props.name, props.compute_capability)
 
 
 def _gpu_from_smi() -> Gpu | None:

@@ -2,29 +2,35 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ZoeExportError
+from ..runtime.trt_api import import_tensorrt, tensorrt_factory
+
+if TYPE_CHECKING:  # the types the contract tests check our calls against
+    import tensorrt as trt
 
 
 class NetworkFromOnnxChecked:
     """Loader (Polygraphy style): ``() -> (builder, network, parser)`` for an ONNX file.
 
     Like Polygraphy's ``NetworkFromOnnxPath``, with every parser error turned into one line
-    naming the node, its operator and the parser's reason, all of them in one ZoeExportError.
+    naming the node, its operator and the parser's reason, all of them in one ZoeExportError,
+    and a builder or parser that TensorRT cannot create turned into one line too.
     """
 
     def __init__(self, path: str | Path, strongly_typed: bool):
         self.path, self.strongly_typed = Path(path), strongly_typed
 
     def __call__(self):
-        import tensorrt as trt
         from polygraphy.backend.trt import CreateNetwork
         from polygraphy.backend.trt import util as trt_util
 
-        builder, network = CreateNetwork(strongly_typed=self.strongly_typed)()
-        parser = trt.OnnxParser(network, trt_util.get_trt_logger())
-        if parser is None:
-            raise ZoeExportError("TensorRT could not create its ONNX parser; check the TensorRT installation.")
+        trt = import_tensorrt()
+        with tensorrt_factory("its builder"):
+            builder, network = CreateNetwork(strongly_typed=self.strongly_typed)()
+        with tensorrt_factory("its ONNX parser"):
+            parser = trt.OnnxParser(network, trt_util.get_trt_logger())
         ok = parser.parse_from_file(str(self.path))  # from the file, so external weights beside it are found
         errors = [parser.get_error(i) for i in range(parser.num_errors)]
         if errors or not ok:
@@ -32,7 +38,7 @@ class NetworkFromOnnxChecked:
         return builder, network, parser
 
 
-def format_parser_errors(path: Path, errors: list) -> str:
+def format_parser_errors(path: Path, errors: list[trt.ParserError]) -> str:
     """One line per TensorRT ``ParserError``: node index, name, operator, reason, error code."""
     lines = [f"TensorRT could not parse {path} ({len(errors)} error{'s' * (len(errors) != 1)}):"]
     for error in errors:
@@ -43,24 +49,12 @@ def format_parser_errors(path: Path, errors: list) -> str:
     return "\n".join(lines)
 
 
-def _describe(error) -> str:
-    index = _call(error, "node", -1)
-    name = _call(error, "node_name", "")
-    op = _call(error, "node_operator", "")
-    code = str(_call(error, "code", "")).rsplit(".", 1)[-1]
-    where = "graph" if index is None or index < 0 else f"node {index}"
+def _describe(error: trt.ParserError) -> str:
+    index, name, op = error.node(), error.node_name(), error.node_operator()
+    code = str(error.code()).rsplit(".", 1)[-1]
+    where = "graph" if index < 0 else f"node {index}"
     if name:
         where += f" {name}"
     if op:
         where += f" ({op})"
-    return f"{where}: {_call(error, 'desc', '')}" + (f" [{code}]" if code else "")
-
-
-def _call(obj, method: str, default):
-    fn = getattr(obj, method, None)
-    if fn is None:
-        return default
-    try:
-        return fn()
-    except Exception:  # an accessor missing on this TensorRT version's binding
-        return default
+    return f"{where}: {error.desc()}" + (f" [{code}]" if code else "")

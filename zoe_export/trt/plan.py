@@ -19,11 +19,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
 from ..errors import ZoeExportError
+from ..runtime.trt_api import import_tensorrt, requires_tensorrt
 from .graph import GraphInfo
+
+if TYPE_CHECKING:  # the types the contract tests check our calls against
+    import tensorrt as trt
 
 DEFAULT_BATCH_PROFILE = (1, 2, 8)  # opt 2: predict() runs an image and its mirror image as one batch
 
@@ -230,7 +235,8 @@ def loader_chain(plan: BuildPlan, progress=None):
 
     ``progress``: a :class:`~.progress.BuildProgress` that TensorRT reports its phases to.
 
-    Constructing them touches no TensorRT object; calling the result builds the engine.
+    Constructing them touches no TensorRT object (except legacy INT8's calibrator, which Polygraphy
+    needs up front to set the calibration profile); calling the result builds the engine.
     """
     from polygraphy.backend.trt import (
         CreateConfig,
@@ -251,9 +257,25 @@ def loader_chain(plan: BuildPlan, progress=None):
         fp16=plan.fp16_flag, int8=plan.int8_flag, tf32=False, profiles=profiles or None,
         precision_constraints=plan.precision_constraints,
         load_timing_cache=timing if plan.timing_cache and plan.timing_cache.exists() else None,
+        calibrator=None if plan.calibration is None else entropy_calibrator(plan.calibration),
     )
-    config = PostprocessConfig(config, ConfigureBuild(plan.workspace_bytes, plan.calibration, progress))
+    config = PostprocessConfig(config, ConfigureBuild(plan.workspace_bytes, progress))
     return EngineBytesFromNetwork(network, config=config, save_timing_cache=timing)
+
+
+@requires_tensorrt(10)
+def entropy_calibrator(calibration: Calibration):
+    """Legacy INT8: TensorRT's entropy calibrator over the calibration set, through Polygraphy's ``Calibrator``.
+
+    Given to ``CreateConfig`` (not set on the config afterwards), so that Polygraphy also sets the
+    calibration profile that a dynamic-batch network needs.
+    """
+    from polygraphy.backend.trt import Calibrator
+
+    from ..calib import CalibrationSet
+
+    trt = import_tensorrt()
+    return Calibrator(CalibrationSet(calibration.set), cache=str(calibration.cache), BaseClass=trt.IInt8EntropyCalibrator2)
 
 
 class PinLayers:
@@ -266,14 +288,14 @@ class PinLayers:
     def __init__(self, pins: dict[str, str]):
         self.pins = dict(pins)
 
-    def __call__(self, network):
-        import tensorrt as trt
-
+    @requires_tensorrt(10)
+    def __call__(self, network: trt.INetworkDefinition) -> trt.INetworkDefinition:
+        trt = import_tensorrt()
         types = {"fp32": trt.float32, "fp16": trt.float16}
         pinned = 0
         for index in range(network.num_layers):
             layer = network.get_layer(index)
-            node = onnx_node_of(layer.name, getattr(layer, "metadata", ""), self.pins)
+            node = onnx_node_of(layer.name, layer.metadata, self.pins)
             if node is None:
                 continue
             dtype = types[self.pins[node]]
@@ -312,25 +334,16 @@ def _metadata_nodes(metadata: str) -> list[str]:
 
 
 class ConfigureBuild:
-    """Config postprocessing applied when the build runs: workspace limit, progress, (legacy) calibrator."""
+    """Config postprocessing applied when the build runs: the workspace limit and the progress monitor."""
 
-    def __init__(self, workspace_bytes: int | None, calibration: Calibration | None, progress=None):
-        self.workspace_bytes, self.calibration, self.progress = workspace_bytes, calibration, progress
+    def __init__(self, workspace_bytes: int | None, progress=None):
+        self.workspace_bytes, self.progress = workspace_bytes, progress
 
-    def __call__(self, builder, network, config) -> None:
-        import tensorrt as trt
-
-        if self.progress is not None and hasattr(trt, "IProgressMonitor"):
+    def __call__(self, builder: trt.Builder, network: trt.INetworkDefinition, config: trt.IBuilderConfig) -> None:
+        trt = import_tensorrt()
+        if self.progress is not None:
             from .progress import tensorrt_monitor
 
             config.progress_monitor = tensorrt_monitor(self.progress)
         if self.workspace_bytes:
             config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self.workspace_bytes)
-        if self.calibration is not None:
-            from polygraphy.backend.trt import Calibrator
-
-            from ..calib import CalibrationSet
-
-            config.int8_calibrator = Calibrator(CalibrationSet(self.calibration.set), cache=str(self.calibration.cache),
-                                                BaseClass=trt.IInt8EntropyCalibrator2)
-

@@ -63,7 +63,9 @@ class BuildProgress:
 
 def tensorrt_monitor(progress: BuildProgress):
     """A ``trt.IProgressMonitor`` forwarding to ``progress`` (made only when a build runs)."""
-    import tensorrt as trt
+    from ..runtime.trt_api import import_tensorrt
+
+    trt = import_tensorrt()
 
     class Monitor(trt.IProgressMonitor):
         def __init__(self):
