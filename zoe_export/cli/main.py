@@ -3,6 +3,7 @@
     zoe-export demo                                   # M12-N end to end on a built-in scene
     zoe-export predict --variant M12-N --checkpoint ZoeD_M12_N.pt --image room.jpg
     zoe-export variants
+    zoe-export doctor --smoke                         # what this machine has; tiny engines built and run
 
 Heavy modules are imported inside the commands, so ``--help`` is instant and needs no torch.
 """
@@ -24,6 +25,7 @@ from .args import (
     load_model_from_args,
     precision_options_from_args,
 )
+from .doctor import add_doctor_parser
 
 
 def _predict(model, image, args):
@@ -463,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the deterministic pick (default 0)")
     p.add_argument("--output", required=True, metavar="DIR", help="the set's folder, e.g. calib/indoor")
     p.set_defaults(func=cmd_calib)
+
+    add_doctor_parser(sub)
 
     p = sub.add_parser("variants", help="list the models this toolkit knows")
     p.add_argument("--all", action="store_true", help="include the toy-width test variants")
