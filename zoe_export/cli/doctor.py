@@ -5,10 +5,13 @@ import argparse
 import json
 from pathlib import Path
 
+from .args import add_common_args
+
 
 def add_doctor_parser(sub) -> None:
     p = sub.add_parser("doctor", help="what this machine has for each stage (TensorRT, CUDA, GPUs, ONNX Runtime, "
                                       "ModelOpt, torch); --smoke builds and runs tiny engines")
+    add_common_args(p)
     p.add_argument("--smoke", action="store_true",
                    help="also build FP32 and FP16 engines of test-N in a temporary folder and compare them with ONNX "
                         "Runtime (parity, latency); refused without TensorRT and a GPU")
