@@ -138,15 +138,22 @@ def _doc_signatures(fn) -> list[inspect.Signature]:
     return found
 
 
-def return_class(fn, tensorrt):
-    """The TensorRT class a pybind11 method returns (from its docstring), else None."""
+def doc_returns(fn) -> list[str]:
+    """The return types a pybind11 docstring names, one per overload ("tensorrt_bindings.tensorrt.ICudaEngine")."""
+    found = []
     for line in (getattr(fn, "__doc__", None) or "").splitlines():
         match = _DOC_SIGNATURE.match(line.strip())
         if match and match.group(3):
-            name = match.group(3).strip().rsplit(".", 1)[-1]
-            value = getattr(tensorrt, name, None) if tensorrt is not None else None
-            if isinstance(value, type):
-                return value
+            found.append(match.group(3).strip())
+    return found
+
+
+def return_class(fn, tensorrt):
+    """The TensorRT class a pybind11 method returns (from its docstring), else None."""
+    for returned in doc_returns(fn):
+        value = getattr(tensorrt, returned.rsplit(".", 1)[-1], None) if tensorrt is not None else None
+        if isinstance(value, type):
+            return value
     return None
 
 
@@ -429,11 +436,7 @@ def _return_problem(name: str, fake_fn, real_value) -> str | None:
         return None
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
     fake_type = _normalise(text, fake_fn.__globals__)
-    real_types = set()
-    for line in (getattr(real_value, "__doc__", None) or "").splitlines():
-        match = _DOC_SIGNATURE.match(line.strip())
-        if match and match.group(3):
-            real_types.add(_normalise(match.group(3), {}))
+    real_types = {_normalise(returned, {}) for returned in doc_returns(real_value)}
     if not real_types or fake_type in real_types:
         return None
     return f"{name} returns {' or '.join(sorted(real_types))} in the real API, {fake_type} here"

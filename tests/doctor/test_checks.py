@@ -6,6 +6,7 @@ from fakes import install
 
 from zoe_export.doctor import checks
 from zoe_export.doctor.checks import INCOMPATIBLE, MISSING, OK, Check
+from zoe_export.trt import environment
 
 
 @pytest.fixture
@@ -69,13 +70,13 @@ def test_cuda_python_the_driver_and_each_gpu(fakes, monkeypatch):
 
 
 def test_without_cuda_python_nvidia_smi_still_names_the_driver_and_gpus(monkeypatch):
-    monkeypatch.setattr(checks.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
-    monkeypatch.setattr(checks.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+    monkeypatch.setattr(environment.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    monkeypatch.setattr(environment.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
         a, 0, stdout="580.159.03, NVIDIA H200, 9.0, 143771\n"))
     driver, gpu = checks.check_driver_and_gpus(None)
     assert driver == Check("driver", OK, "580.159.03 (from nvidia-smi)")
     assert gpu == Check("gpu 0", OK, "NVIDIA H200, compute capability 9.0, 140 GiB")
-    monkeypatch.setattr(checks.shutil, "which", lambda name: None)
+    monkeypatch.setattr(environment.shutil, "which", lambda name: None)
     assert [c.status for c in checks.check_driver_and_gpus(None)] == [MISSING, MISSING]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import __version__
 from . import checks as _checks
@@ -47,7 +47,7 @@ def diagnose(smoke: bool = False) -> Report:
     """Check every component; with ``smoke``, build and run test-N engines unless something they need is missing."""
     checks = _checks.check_all()
     if smoke:
-        checks = [Check(c.name, c.status, c.found, c.fix, required=c.required or c.name in SMOKE_NEEDS) for c in checks]
+        checks = [replace(c, required=c.required or c.name in SMOKE_NEEDS) for c in checks]
     report = Report(checks)
     if not smoke:
         return report

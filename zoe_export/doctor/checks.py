@@ -9,8 +9,6 @@ TensorRT objects on a machine without a usable GPU can crash the process.
 from __future__ import annotations
 
 import importlib
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass
 from importlib import metadata
 
@@ -19,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..errors import ZoeExportError
 from ..runtime.trt_api import INSTALL, POLYGRAPHY
+from ..trt import environment
 
 OK, MISSING, INCOMPATIBLE = "ok", "missing", "incompatible"
 DRIVER_FIX = "install the NVIDIA driver for your GPU (nvidia-smi should then list it)"
@@ -145,16 +144,8 @@ def _no_gpu() -> Check:
 
 def nvidia_smi() -> tuple[str, list[str]] | None:
     """(driver version, ["name, compute capability x.y, N GiB", ...]) from nvidia-smi, or None."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,name,compute_cap,memory.total",
-                              "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=20,
-                             check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    rows = [[part.strip() for part in line.split(",")] for line in out.strip().splitlines() if line.strip()]
-    if not rows or any(len(r) != 4 for r in rows):
+    rows = environment.nvidia_smi(("driver_version", "name", "compute_cap", "memory.total"))
+    if rows is None:
         return None
     gpus = [f"{name}, compute capability {cap}, {float(mib) / 1024:.0f} GiB" for _, name, cap, mib in rows]
     return rows[0][0], gpus

@@ -100,13 +100,19 @@ def _gpu_from_cuda() -> Gpu | None:
 
 def _gpu_from_smi() -> Gpu | None:
     """nvidia-smi's first GPU, so the message is complete even without cuda-python."""
+    rows = nvidia_smi(("name", "compute_cap"))
+    return Gpu(*rows[0]) if rows and all(rows[0]) else None
+
+
+def nvidia_smi(fields: tuple[str, ...]) -> list[list[str]] | None:
+    """One row per GPU of ``nvidia-smi --query-gpu=FIELDS`` (no units), or None without nvidia-smi or rows."""
     if shutil.which("nvidia-smi") is None:
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"],
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=20, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    first = out.strip().splitlines()[0] if out.strip() else ""
-    name, _, cap = first.rpartition(",")
-    return Gpu(name.strip(), cap.strip()) if name and cap.strip() else None
+    rows = [[part.strip() for part in line.rsplit(",", len(fields) - 1)] for line in out.strip().splitlines()
+            if line.strip()]
+    return rows if rows and all(len(r) == len(fields) for r in rows) else None
