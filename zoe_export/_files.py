@@ -1,13 +1,18 @@
-"""Files: atomic output (a temporary file beside the target, renamed when complete) and the cache folder."""
+"""Files: atomic output (a temporary file beside the target, renamed when complete), output folders
+that a failed run takes back, writability probes that touch no user file, hashes and the cache folder."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from .errors import ZoeExportError
+
+#: folders this process created for outputs, parents first (a failed run removes the empty ones again)
+_created_folders: list[Path] = []
 
 
 def current_umask() -> int:
@@ -24,24 +29,119 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     file behind (and never destroys an existing good one).
     """
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
+    refuse_folder(target)
+    with folders_removed_on_failure():
+        folder = make_folder(target.parent)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        except OSError as exc:
+            raise ZoeExportError(
+                f"cannot write {target}: {exc.strerror or exc}. Choose an output path in a writable folder."
+            ) from exc
+        os.close(fd)
+        tmp = Path(tmp_name)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
+        try:
+            yield tmp
+            refuse_folder(target)  # a folder made there meanwhile is not replaced
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+
+
+def refuse_folder(target: Path, flag: str | None = None) -> None:
+    """An output file path that names an existing folder is an error (never written inside it)."""
+    if target.is_dir():
+        name = f"{flag} {target}" if flag else str(target)
+        raise ZoeExportError(f"{name} is an existing folder, and this output is a file: give a file path "
+                             f"(e.g. {target / 'out'}{target.suffix}), or move the folder away.")
+
+
+def make_folder(folder: str | os.PathLike) -> Path:
+    """``mkdir -p``, remembering the folders it created so that a failed run can take them back."""
+    folder = Path(folder) if str(folder) else Path(".")
+    missing = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise ZoeExportError(f"cannot write in {folder}: {exc.filename or folder} is a file, not a folder. "
+                             "Choose an output path whose folders are folders.") from exc
     except OSError as exc:
-        raise ZoeExportError(
-            f"cannot write {target}: {exc.strerror or exc}. Choose an output path in a writable folder."
-        ) from exc
-    os.close(fd)
-    tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
+        raise ZoeExportError(f"cannot write in {folder}: {exc.strerror or exc}. "
+                             "Choose an output path in a writable folder.") from exc
+    _created_folders.extend(reversed(missing))
+    return folder
+
+
+@contextlib.contextmanager
+def folders_removed_on_failure() -> Iterator[None]:
+    """On any exception, remove the (still empty) folders :func:`make_folder` created inside the block."""
+    mark = len(_created_folders)
     try:
-        yield tmp
-        os.replace(tmp, target)
+        yield
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        for folder in reversed(_created_folders[mark:]):
+            with contextlib.suppress(OSError):  # not empty (something else is there now): kept
+                folder.rmdir()
+        del _created_folders[mark:]
         raise
+
+
+def check_writable(path: str | os.PathLike, flag: str | None = None) -> None:
+    """Fail now, not after the slow part, when ``path`` cannot be written as a file.
+
+    The probe is a fresh temporary file beside the target: no existing file is opened or removed.
+    """
+    target = Path(path)
+    refuse_folder(target, flag)
+    _probe(make_folder(target.parent), f"{flag} {target}" if flag else str(target))
+
+
+def check_folder_writable(folder: str | os.PathLike, flag: str | None = None) -> Path:
+    """Fail now, not after the slow part, when files cannot be written into ``folder`` (made if missing)."""
+    folder = Path(folder)
+    name = f"{flag} {folder}" if flag else str(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ZoeExportError(f"{name} is a file, and this output is a folder: give a folder path.")
+    return _probe(make_folder(folder), name)
+
+
+def _probe(folder: Path, name: str) -> Path:
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".zoe-export.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise ZoeExportError(f"{name}: cannot write in {folder} ({exc.strerror or exc}). "
+                             "Choose an output path in a writable folder.") from exc
+    os.close(fd)
+    os.unlink(probe)
+    return folder
+
+
+def existing_file(path: str | os.PathLike, name: str, fix: str) -> Path:
+    """``path`` when it is a file; otherwise an error that says what it is (missing, a folder) and ``fix``."""
+    source = Path(path).expanduser()
+    if source.is_dir():
+        raise ZoeExportError(f"{name} {source} is a folder; {fix}")
+    if not source.exists():
+        raise ZoeExportError(f"{name} {source} does not exist; {fix}")
+    if not source.is_file():
+        raise ZoeExportError(f"{name} {source} is not a regular file; {fix}")
+    return source
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes, read in 1 MB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:

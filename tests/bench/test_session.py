@@ -32,6 +32,27 @@ def test_an_interleaved_run_with_parity(tiny_dynamic, tiny_converted, tmp_path):
     assert all((tmp_path / p).is_file() for p in fp32["parity"]["pictures"]) and len(fp32["parity"]["pictures"]) == 2
     assert base["parity"] is None  # the reference itself
     assert [g["target"] for g in result["goals"]] == ["ratio <= 1.0", ">= 2.5x within its accuracy budget"]
+    assert result["failures"] == [] and len(result["warnings"]) == 1  # the skipped batch, said in the console too
+    assert result["warnings"][0].startswith(f"SKIPPED {q['name']} batch 2: the graph has a fixed batch of 1")
+
+
+def test_failed_checks_are_parity_out_of_bound_non_finite_or_not_measured():
+    def backend(name, parity):
+        return {"name": name, "parity": parity}
+
+    bound = {"max_rel": 1e-5, "min_delta1": 1.0}
+    result = {"backends": [
+        backend("ok", {"passed": True, "bound": bound, "overall": {"rel": 1e-7, "delta1": 1.0}, "reference": "r"}),
+        backend("far", {"passed": False, "bound": bound, "overall": {"rel": 0.98, "delta1": 0.0}, "reference": "r",
+                        "finite": True}),
+        backend("nan", {"passed": False, "bound": bound, "overall": {"rel": float("nan"), "delta1": 0.0},
+                        "reference": "r", "finite": False}),
+        backend("unbounded", {"passed": None, "bound": None, "overall": {"rel": 0.1, "delta1": 0.9}}),
+        backend("size", {"error": "input size 64x64 differs from the reference's 64x96"}),
+        backend("no parity", None)]}
+    found = session.failed_checks(result)
+    assert [line.split(":")[0] for line in found] == ["PARITY FAIL far", "PARITY FAIL nan", "PARITY NOT MEASURED size"]
+    assert "REL 0.98 (bound 1e-05), delta1 0.0000 (bound 1)" in found[0] and "non-finite output" in found[1]
 
 
 def test_a_time_budget_gives_at_least_three_iterations(tiny_onnx):

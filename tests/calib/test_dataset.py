@@ -63,7 +63,7 @@ def test_batches_and_split(photos, tmp_path):
     part, held = calib.split(2)
     assert len(part) == 4 and len(held) == 2 and held.indices == [4, 5]
     assert [b["image"].shape for b in calib.batches(4)] == [(4, 3, 64, 96)]  # the short tail is dropped
-    with pytest.raises(ZoeExportError, match="smaller --holdout"):
+    with pytest.raises(ZoeExportError, match="smaller holdout="):
         calib.split(6)
 
 

@@ -47,7 +47,6 @@ def test_legacy_precision_on_tensorrt_11(tiny_onnx, capsys, machine):
     (["--int8"], "needs a calibration set: --calib DIR"),
     (["--fp16", "--int8"], "--fp16 and --int8 exclude each other"),
     (["--legacy-precision"], "add --fp16 or --int8"),
-    (["--workspace-gb", "-1"], "positive size"),
     (["--batch-profile", "1:2:4"], "fixed batch"),
 ])
 def test_refusals_before_any_work(extra, message, tiny_onnx, capsys, machine):
@@ -85,3 +84,10 @@ def test_a_build_reports_the_engine(tiny_converted, tmp_path, capsys, machine, m
     assert "NVIDIA H200 (compute capability 9.0), TensorRT 10.13.2.6" in out
     assert "input    image [1, 3, 64, 96] float32" in out and "fp16_islands" in out
     assert main(argv) == 0 and "reused" in capsys.readouterr().out
+
+
+def test_an_engine_output_that_is_a_folder_is_refused(tiny_onnx, tmp_path, capsys, machine):
+    machine(H200)
+    (tmp_path / "m.engine").mkdir()
+    err = _error(["trt", "--onnx", str(tiny_onnx("test-N")), "--fp16", "--output", str(tmp_path / "m.engine")], capsys)
+    assert "is an existing folder" in err and not any((tmp_path / "m.engine").iterdir())

@@ -37,6 +37,7 @@ def graphs(tiny_onnx, tiny_dynamic, tiny_converted, tiny_calib):
             "calib": str(tiny_calib)}
 
 
+@pytest.mark.timeout(1200)  # above the inner run's own 900 s limit, so that one reports
 @pytest.mark.parametrize("bindings", SETS, ids=[b.name for b in SETS])
 def test_our_code_meets_the_real_api(bindings, request, tmp_path):
     try:

@@ -73,7 +73,7 @@ def test_engine_from_a_file(fakes, tmp_path):
     path.write_bytes(EngineSpec().serialize())
     with TrtRunner(path) as runner, TrtRunner(str(path)) as same:
         assert runner.input_specs() == same.input_specs()
-    with pytest.raises(ZoeExportError, match=r"does not exist: build it with `zoe-export trt`"):
+    with pytest.raises(ZoeExportError, match=r"does not exist; build it with zoe-export trt"):
         TrtRunner(tmp_path / "missing.engine").activate()
 
 

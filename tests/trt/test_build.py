@@ -94,7 +94,7 @@ def test_a_failed_build_leaves_no_engine(failure, tiny_onnx, tmp_path, env10, mo
     with pytest.raises(ZoeExportError, match="builder said no|returned no engine") as info:
         _build(tiny_onnx("test-N"), tmp_path, env10)
     assert "Nothing was written" in str(info.value) or "nothing was written" in str(info.value)
-    assert not list((tmp_path / "engines").iterdir())
+    assert not (tmp_path / "engines").exists()  # nor the folder it made for the engine
 
 
 def test_without_tensorrt_nothing_is_touched(tiny_onnx, tmp_path, tensorrt_build):
@@ -143,3 +143,10 @@ def test_legacy_precision(tiny_onnx, tmp_path, env10, env11, tensorrt_build):
 def test_output_must_be_an_engine_file(tiny_onnx, tmp_path, env10):
     with pytest.raises(ZoeExportError, match="NAME.engine"):
         _build(tiny_onnx("test-N"), tmp_path, env10, output=tmp_path / "m.onnx")
+
+
+def test_the_converted_graph_never_replaces_the_source(tmp_path):
+    from zoe_export.trt.build import converted_graph_path
+
+    assert converted_graph_path(tmp_path / "e" / "m.engine", tmp_path / "m.onnx", "fp16") == tmp_path / "e" / "m.onnx"
+    assert converted_graph_path(tmp_path / "m.engine", tmp_path / "m.onnx", "fp16") == tmp_path / "m_fp16.onnx"

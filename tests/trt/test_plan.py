@@ -49,8 +49,8 @@ def test_fp32_graph_targets(tiny_onnx):
 
 @pytest.mark.parametrize("options, message", [
     (BuildOptions(precision="int8"), "needs a calibration set"),
-    (BuildOptions(calib="c"), "only for --int8"),
-    (BuildOptions(precision="fp16", calib="c"), "only for --int8"),
+    (BuildOptions(calib="c"), "only for precision=.int8."),
+    (BuildOptions(precision="fp16", calib="c"), "only for precision=.int8."),
 ])
 def test_fp32_graph_refusals(options, message, tiny_onnx):
     with pytest.raises(ZoeExportError, match=message):
@@ -64,9 +64,9 @@ def test_a_converted_graph_is_built_as_it_is_and_never_converted_twice(tiny_conv
     assert target_precision(graph, BuildOptions(precision="int8")) == ("int8", False)
     with pytest.raises(ZoeExportError, match="already an INT8 graph.*never converted twice"):
         target_precision(graph, BuildOptions(precision="fp16"))
-    with pytest.raises(ZoeExportError, match="--legacy-precision builds from the FP32 export"):
+    with pytest.raises(ZoeExportError, match="legacy_precision=True builds from the FP32 export"):
         target_precision(graph, BuildOptions(precision="int8", legacy_precision=True))
-    with pytest.raises(ZoeExportError, match="Drop --calib"):
+    with pytest.raises(ZoeExportError, match="Drop calib="):
         target_precision(graph, BuildOptions(calib="c"))
 
 
@@ -77,7 +77,7 @@ def test_legacy_precision_is_refused_on_tensorrt_11():
 
 
 @pytest.mark.parametrize("options, message", [
-    (BuildOptions(legacy_precision=True), "add --fp16 or --int8"),
+    (BuildOptions(legacy_precision=True), "add precision=fp16 or int8"),
     (BuildOptions(workspace_gb=0), "positive size"),
     (BuildOptions(batch_profile=(2, 1, 4)), "MIN <= OPT <= MAX"),
     (BuildOptions(precision="bf16"), "fp16 or int8"),

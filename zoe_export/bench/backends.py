@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import existing_file
 from ..errors import ZoeExportError
 
 KINDS = ("torch", "onnxruntime", "tensorrt")
@@ -63,8 +64,7 @@ def onnx_spec(path: str, provider: str, threads: int | None = None) -> BackendSp
 def engine_spec(path: str) -> BackendSpec:
     from ..trt.manifest import read_manifest
 
-    if not Path(path).is_file():
-        raise ZoeExportError(f"--engine {path} does not exist; build it with zoe-export trt --onnx MODEL.onnx.")
+    existing_file(path, "--engine", "build it with zoe-export trt --onnx MODEL.onnx.")
     return BackendSpec("tensorrt", str(path), "cuda", read_manifest(path)["precision"])
 
 
@@ -109,7 +109,7 @@ def _torch_runner(spec: BackendSpec):
     model = load_model(spec.source, o.get("checkpoint"), height=o.get("height"), width=o.get("width"),
                        max_depth=o.get("max_depth"), domain=o.get("domain") or "auto",
                        weights="random" if o.get("random_weights") else None, sha256=o.get("sha256"),
-                       seed=o.get("seed") or 0)
+                       seed=o.get("seed"))
     wrapper = ExportWrapper(model, "float-nchw")
     return TorchRunner(wrapper, [wrapper.input_spec(None)], wrapper.output_names, device=spec.device,
                        amp=spec.precision == "amp-fp16", compile=bool(o.get("compile")))

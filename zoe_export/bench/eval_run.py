@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_output
+from .._files import atomic_output, check_folder_writable
 from ..errors import ZoeExportError
 from .backends import BackendSpec, open_backend
 from .datasets import open_dataset
@@ -32,6 +32,8 @@ def model_resolution_predict(engine):
 
 
 def run_eval(spec: BackendSpec, args) -> int:
+    if args.output:
+        check_folder_writable(args.output, "--output")  # before the evaluation, not after it
     dataset = open_dataset(args.dataset, args.data, args.split)
     reference = _reference(args, spec)
     with open_backend(spec) as engine:

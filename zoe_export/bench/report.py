@@ -183,7 +183,9 @@ def _rows(result: dict) -> list[_Row]:
     for backend in _backends(result):
         for batch in _batch_keys(result):
             stats = _batch_stats(backend, batch)
-            if stats is not None:
+            if stats is not None and stats.get("skipped"):
+                rows.append(_Row(backend, batch, None, f"skipped: {_first_line(stats['skipped'], 70)}"))
+            elif stats is not None:
                 rows.append(_Row(backend, batch, stats))
             elif not backend.get("error"):
                 why = "not measured (run interrupted)" if result.get("interrupted") else "not measured"
@@ -362,7 +364,7 @@ def _problem_lines(result: dict) -> list[str]:
             extra = len(message) - 1
             more = f" (+{extra} more line{'s' * (extra > 1)} in report.md)" if extra else ""
             lines.append(f"ERROR {backend.get('name')}: {message[0]}{more}")
-    return lines
+    return lines + [str(line) for line in [*result.get("warnings", ()), *result.get("failures", ())]]
 
 
 # --------------------------------------------------------------------------- console
@@ -573,10 +575,12 @@ def _md_goals(result: dict) -> str:
 
 def _md_errors(result: dict) -> str:
     failed = [b for b in _backends(result) if b.get("error")]
-    if not failed:
+    checks = [*result.get("failures", ()), *result.get("warnings", ())]
+    if not failed and not checks:
         return ""
-    return "## Errors\n\n" + "\n\n".join(
-        f"**{_md(b.get('name'))}**\n\n```text\n{b['error']}\n```" for b in failed)
+    return "## Errors and warnings\n\n" + "\n\n".join(
+        [f"- {_md(line)}" for line in checks]
+        + [f"**{_md(b.get('name'))}**\n\n```text\n{b['error']}\n```" for b in failed])
 
 
 def _md_method(result: dict) -> str:

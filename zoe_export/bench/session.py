@@ -37,6 +37,7 @@ class BenchOptions:
     profile: bool = False
     output: Path | None = None
     progress: bool = True
+    reference_mismatch_ok: bool = False  # compare with a reference of other weights (warned, in the report)
     extra: dict = field(default_factory=dict)  # recorded as given (command-line flags)
 
     def validate(self) -> None:
@@ -70,7 +71,17 @@ def bench_images(folder: str | None, count: int = 4) -> dict[str, np.ndarray]:
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not Path(folder).is_dir() or not files:
         raise ZoeExportError(f"--images {folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
-    return {p.stem: images.read_image(p) for p in files[:count]}
+    found = {}
+    for path in files:  # the first `count` readable ones; an unreadable file is said and skipped
+        if len(found) == count:
+            break
+        try:
+            found[path.stem] = images.read_image(path)
+        except ZoeExportError as exc:
+            log.warning("skipped %s", exc)
+    if not found:
+        raise ZoeExportError(f"--images {folder}: none of its images can be read (see the lines above).")
+    return found
 
 
 # ----------------------------------------------------------------------------------------------- run
@@ -84,9 +95,15 @@ def run_benchmark(specs: list[BackendSpec], options: BenchOptions, reference: Ba
     if not specs:
         raise ZoeExportError("name at least one backend: --torch, --onnx M.onnx or --engine E.engine.")
     start = time.perf_counter()
+    if options.parity:  # both checked before anything runs
+        reference = parity_reference(specs, reference)
+        warnings = same_model(specs, reference, options.reference_mismatch_ok)
+    else:
+        warnings = []
     result = {"command": command, "started": datetime.datetime.now().isoformat(timespec="seconds"),
               "machine": machine_info(), "options": _options_record(options), "base": specs[0].name,
-              "backends": [_record(spec) for spec in specs], "goals": [], "interrupted": False}
+              "backends": [_record(spec) for spec in specs], "goals": [], "interrupted": False,
+              "warnings": warnings, "failures": []}
     budgets = {options.budget(spec) for spec in specs}
     warmups = {options.warmup_for(spec) for spec in specs}
     if len(budgets) == 1 and len(warmups) == 1:  # the defaults resolved (they differ between CPU and GPU)
@@ -109,15 +126,67 @@ def run_benchmark(specs: list[BackendSpec], options: BenchOptions, reference: Ba
         _close(workers, result)
     _compare_to_base(result)
     result["goals"] = goals(result)
+    result["warnings"] += skipped(result)
+    result["failures"] = failed_checks(result)
     result["seconds"] = time.perf_counter() - start
     return result
+
+
+def parity_reference(specs: list[BackendSpec], reference: BackendSpec | None) -> BackendSpec:
+    """The FP32 reference asked for, else the run's PyTorch FP32 backend."""
+    reference = reference or next((s for s in specs if s.kind == "torch" and s.precision == "fp32"), None)
+    if reference is None:
+        raise ZoeExportError("--parity needs an FP32 reference: add --torch (FP32) with the model flags, or "
+                             "--reference onnx:FP32.onnx.")
+    return reference
+
+
+def same_model(specs: list[BackendSpec], reference: BackendSpec, mismatch_ok: bool) -> list[str]:
+    """Parity means something only against the same weights: a differing card is an error, or with
+    ``mismatch_ok`` a warning (returned, for the report)."""
+    from .identity import identity, mismatches
+
+    own = identity(reference)
+    found = [f"{spec.name}: {', '.join(diff)}" for spec in specs if spec.name != reference.name
+             for diff in [mismatches(own, identity(spec))] if diff]
+    if not found:
+        return []
+    what = f"not the model of the parity reference ({reference.name}): " + "; ".join(found)
+    if not mismatch_ok:
+        raise ZoeExportError(f"{what}. Give the reference the same weights (--variant, --checkpoint or "
+                             "--random-weights --seed, --max-depth, --domain as exported), or pass "
+                             "--reference-mismatch-ok to compare anyway.")
+    log.warning("%s (compared anyway: --reference-mismatch-ok)", what)
+    return [f"REFERENCE MISMATCH (--reference-mismatch-ok): {what}"]
+
+
+def skipped(result: dict) -> list[str]:
+    """A line for every batch size a backend did not run, with the reason."""
+    return [f"SKIPPED {backend['name']} batch {batch}: {figures['skipped']}"
+            for backend in result["backends"] for batch, figures in backend["batches"].items()
+            if figures.get("skipped")]
+
+
+def failed_checks(result: dict) -> list[str]:
+    """Parity outside its bound, non-finite output, or parity that could not be measured: each fails the run."""
+    found = []
+    for backend in result["backends"]:
+        parity = backend.get("parity") or {}
+        if parity.get("error"):
+            found.append(f"PARITY NOT MEASURED {backend['name']}: {parity['error']}")
+        elif parity.get("passed") is False:
+            o, bound = parity["overall"], parity["bound"]
+            finite = "" if parity.get("finite", True) else "non-finite output; "
+            found.append(f"PARITY FAIL {backend['name']}: {finite}REL {o['rel']:.3g} (bound {bound['max_rel']:g}), "
+                         f"delta1 {o['delta1']:.4f} (bound {bound['min_delta1']:g}) against {parity['reference']}")
+    return found
 
 
 def _options_record(options: BenchOptions) -> dict:
     return {"batch_sizes": list(options.batch_sizes), "warmup": options.warmup if options.warmup is not None
             else "1 on a CPU, 10 on a GPU", "interleaved": True, "iters": options.iters,
             "seconds": options.seconds, "images": options.images, "parity": options.parity,
-            "profile": options.profile, **options.extra}
+            "reference_mismatch_ok": options.reference_mismatch_ok, "profile": options.profile, **options.extra}
 
 
 def _record(spec: BackendSpec) -> dict:
@@ -247,10 +316,10 @@ def goals(result: dict) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------- parity
 
-def _parity(specs, workers, images, options, reference: BackendSpec | None, result) -> None:
+def _parity(specs, workers, images, options, reference: BackendSpec, result) -> None:
     from .parity import compare_backend, prepared_inputs
 
-    ref_spec, ref_worker, own = _reference_worker(specs, workers, reference, images)
+    ref_spec, ref_worker, own = _reference_worker(workers, reference)
     try:
         ref_model = ref_worker.call("open", list(images.values())) if own else _entry(result, ref_spec)["model"]
         if own:
@@ -273,13 +342,8 @@ def _parity(specs, workers, images, options, reference: BackendSpec | None, resu
             ref_worker.close()
 
 
-def _reference_worker(specs, workers, reference: BackendSpec | None, images):
+def _reference_worker(workers, reference: BackendSpec):
     """The FP32 reference: a backend of the run when it is the one asked for, else its own worker."""
-    if reference is None:
-        reference = next((s for s in specs if s.kind == "torch" and s.precision == "fp32"), None)
-        if reference is None:
-            raise ZoeExportError("--parity needs an FP32 reference: add --torch (FP32) with the model flags, or "
-                                 "--reference onnx:FP32.onnx.")
     if reference.name in workers:
         return reference, workers[reference.name], False
     return reference, Worker(reference), True

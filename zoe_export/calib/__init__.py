@@ -4,6 +4,14 @@
     for feed in CalibrationSet("calib/indoor"):   # {"image": (1, 3, 384, 512) float32}
         ...
 """
-from .dataset import CalibrationSet, SetSpec, build_calibration_set, estimate_calibration_seconds
+from .dataset import (
+    CalibrationSet,
+    SetSpec,
+    build_calibration_set,
+    check_counts,
+    check_output,
+    estimate_calibration_seconds,
+)
 
-__all__ = ["CalibrationSet", "SetSpec", "build_calibration_set", "estimate_calibration_seconds"]
+__all__ = ["CalibrationSet", "SetSpec", "build_calibration_set", "check_counts", "check_output",
+           "estimate_calibration_seconds"]

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .._files import current_umask
+from .._files import current_umask, file_sha256, make_folder
 from .._log import log
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 
 FORMAT = "zoe-export calibration set"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
@@ -75,8 +75,11 @@ class _Source:
 
 
 def _image_sources(folder: Path) -> list[_Source]:
+    flag = option("--images", "images=")
+    if not folder.exists():
+        raise ZoeExportError(f"{flag} {folder} does not exist; pass a folder of images.")
     if not folder.is_dir():
-        raise ZoeExportError(f"--images {folder}: not a folder; pass a folder of images.")
+        raise ZoeExportError(f"{flag} {folder} is a file, not a folder; pass the folder that holds the images.")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     return [_Source(p) for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
 
@@ -112,14 +115,6 @@ def _read_video_frame(source: _Source) -> np.ndarray:
     return frame[:, :, ::-1].copy()  # BGR -> RGB
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _preprocess(image: np.ndarray, spec: SetSpec) -> np.ndarray:
     """Exactly what inference feeds the graph (see ``zoe_export.preprocess.prepare``)."""
     from ..preprocess import prepare
@@ -131,6 +126,16 @@ def _preprocess(image: np.ndarray, spec: SetSpec) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ build
+
+def check_counts(count: int, min_count: int) -> None:
+    """``count`` samples wanted, at least ``min_count`` required: both positive, and not contradicting."""
+    flags = option("--count", "count="), option("--min-count", "min_count=")
+    if count < 1 or min_count < 1:
+        raise ZoeExportError(f"{flags[0]} and {flags[1]} must be at least 1.")
+    if count < min_count:
+        raise ZoeExportError(f"{flags[0]} {count} is below {flags[1]} {min_count}: a set of {count} sample(s) would "
+                             f"always be refused. Raise {flags[0]} or lower {flags[1]}.")
+
 
 def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Path | None = None,
                           videos: tuple[str | Path, ...] = (), count: int = 500, seed: int = 0,
@@ -145,8 +150,9 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
 
     from ..io.images import read_image
 
-    if count < 1 or min_count < 1:
-        raise ZoeExportError("--count and --min-count must be at least 1.")
+    check_counts(count, min_count)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ZoeExportError(f"{option('--seed', 'seed=')} {seed!r}: give a whole number, 0 or more.")
     root = Path(images) if images is not None else None
     candidates = _image_sources(root) if root is not None else []
     for video in videos:
@@ -157,7 +163,8 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
                              "pass --images DIR with photos like the ones the model will see.")
     order = np.random.default_rng(seed).permutation(len(candidates))
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    check_output(output)
+    make_folder(output.parent)
     chosen, skipped, shards, pending = [], [], [], []
     tmp = tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent)
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
@@ -173,7 +180,7 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
             except (ZoeExportError, ValueError, OSError) as exc:
                 skipped.append({"source": source.label(root), "reason": str(exc).splitlines()[0]})
                 continue
-            chosen.append({"source": source.label(root), "sha256": _file_sha256(source.path),
+            chosen.append({"source": source.label(root), "sha256": file_sha256(source.path),
                            **({"frame": source.frame} if source.frame is not None else {})})
             pending.append(sample)
             bar.update(1)
@@ -186,7 +193,8 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
         if len(chosen) < min_count:
             raise ZoeExportError(
                 f"only {len(chosen)} usable image(s) found ({len(skipped)} unreadable, {len(candidates)} candidates); "
-                f"a calibration set needs at least {min_count} (--min-count). Add images to the folder."
+                f"a calibration set needs at least {min_count} ({option('--min-count', 'min_count=')}). "
+                "Add images to the folder."
             )
         if len(chosen) < count:
             log.warning("only %d usable images for --count %d: the set holds %d", len(chosen), count, len(chosen))
@@ -203,7 +211,7 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
 def _write_shard(folder: Path, index: int, samples: list[np.ndarray]) -> dict:
     name = f"shard_{index:05d}.npy"
     np.save(folder / name, np.stack(samples))
-    return {"file": name, "count": len(samples), "sha256": _file_sha256(folder / name)}
+    return {"file": name, "count": len(samples), "sha256": file_sha256(folder / name)}
 
 
 def _manifest(spec: SetSpec, chosen: list, skipped: list, shards: list, seed: int, variant: str | None,
@@ -232,10 +240,18 @@ def _manifest(spec: SetSpec, chosen: list, skipped: list, shards: list, seed: in
     }
 
 
+def check_output(target: Path) -> None:
+    """The set's folder may be new or an earlier set (replaced), never a file or a folder of other things."""
+    flag = option("--output", "output=")
+    if target.is_file():
+        raise ZoeExportError(f"{flag} {target} is a file; a calibration set is a folder: choose a folder path.")
+    if target.exists() and not (target / "manifest.json").is_file():
+        raise ZoeExportError(f"{flag} {target} exists and is not a calibration set; choose another folder.")
+
+
 def _replace_folder(source: Path, target: Path) -> None:
     """Move a finished set into place; an existing set is replaced only once the new one is complete."""
-    if target.exists() and not (target / "manifest.json").is_file():
-        raise ZoeExportError(f"--output {target} exists and is not a calibration set; choose another folder.")
+    check_output(target)
     if target.exists():
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)
@@ -272,8 +288,15 @@ class CalibrationSet:
 
     def _read_manifest(self) -> dict:
         file = self.path / "manifest.json"
+        flag = option("--calib", "calib=")
+        if not self.path.exists():
+            raise ZoeExportError(f"{flag} {self.path} does not exist; make a calibration set there with: "
+                                 f"zoe-export calib --images DIR --variant ... --output {self.path}")
+        if not self.path.is_dir():
+            raise ZoeExportError(f"{flag} {self.path} is a file; a calibration set is the folder that "
+                                 "zoe-export calib --output DIR wrote.")
         if not file.is_file():
-            raise ZoeExportError(f"{self.path} is not a calibration set (no manifest.json); "
+            raise ZoeExportError(f"{flag} {self.path} is not a calibration set (no manifest.json); "
                                  "make one with: zoe-export calib --images DIR --variant ... --output "
                                  f"{self.path}")
         try:
@@ -327,7 +350,7 @@ class CalibrationSet:
         """(calibration part, held-out part): the last ``holdout`` samples are held out."""
         if not 0 <= holdout < len(self.indices):
             raise ZoeExportError(f"cannot hold out {holdout} of the {len(self.indices)} samples of {self.path}: "
-                                 "use a smaller --holdout or a bigger set.")
+                                 f"use a smaller {option('--holdout', 'holdout=')} or a bigger set.")
         cut = len(self.indices) - holdout
         return CalibrationSet(self.path, self.indices[:cut]), CalibrationSet(self.path, self.indices[cut:])
 
@@ -336,7 +359,8 @@ class CalibrationSet:
         s = self.spec
         if (s.height, s.width, s.input_format) != (height, width, input_format):
             raise ZoeExportError(
-                f"calibration set {self.path} holds {s.height}x{s.width} {s.input_format} inputs but {graph} takes "
+                f"{option('--calib', 'calib=')} {self.path} holds {s.height}x{s.width} {s.input_format} inputs but "
+                f"{graph} takes "
                 f"{height}x{width} {input_format}; rebuild it with zoe-export calib --height {height} --width {width} "
                 f"--input-format {input_format}."
             )

@@ -3,12 +3,41 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import sys
 from typing import Callable
 
-from ..errors import ZoeExportError
+from .._files import folders_removed_on_failure
+from ..errors import ZoeExportError, command_line
 
 DOMAINS = ("auto", "nyu", "kitti")
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than ``minimum`` (seeds, counts, sizes)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}: give {minimum} or more")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above zero (depths, budgets, seconds, gigabytes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number above 0")
+    return value
 
 
 def add_model_args(parser: argparse.ArgumentParser, default_variant: str | None = None, required: bool = True) -> None:
@@ -20,25 +49,20 @@ def add_model_args(parser: argparse.ArgumentParser, default_variant: str | None 
                    help="checkpoint file; default: the official release, downloaded once into the cache")
     g.add_argument("--random-weights", action="store_true",
                    help="seeded random weights instead of a checkpoint (smoke runs, timing; depth is meaningless)")
-    g.add_argument("--seed", type=int, default=0, help="seed of --random-weights (default 0)")
+    g.add_argument("--seed", type=at_least(0), help="seed of --random-weights (default 0)")
     g.add_argument("--sha256", metavar="HEX", help="pin the checkpoint file's sha256")
     g.add_argument("--height", type=int, help="input height, a multiple of 32 (default: the variant's native size)")
     g.add_argument("--width", type=int, help="input width, a multiple of 32 (default: the variant's native size)")
-    g.add_argument("--max-depth", type=float, help="K only: upper end of the bins in metres (default 80; 10 = torch.hub)")
+    g.add_argument("--max-depth", type=positive_number,
+                   help="K only: upper end of the bins in metres (default 80; 10 = torch.hub)")
     g.add_argument("--domain", choices=DOMAINS, default="auto",
                    help="NK only: route per sample (auto) or keep one head")
-
-
-def check_weight_flags(args: argparse.Namespace) -> None:
-    if args.random_weights and args.checkpoint:
-        raise ZoeExportError("--checkpoint and --random-weights exclude each other: pick one.")
 
 
 def load_model_from_args(args: argparse.Namespace):
     """The model the flags describe (the only mapping from model flags to ``load_model``)."""
     from ..models import load_model
 
-    check_weight_flags(args)
     return load_model(
         args.variant,
         args.checkpoint,
@@ -63,10 +87,10 @@ def add_precision_args(group, high_precision: str) -> None:
     group.add_argument("--high-precision", choices=("fp32", "fp16"), default=high_precision,
                        help=f"what the INT8 graph runs elsewhere: fp32 (ONNX Runtime CPU) or fp16 (TensorRT); "
                             f"default {high_precision}")
-    group.add_argument("--max-rel-drift", type=float, metavar="REL",
+    group.add_argument("--max-rel-drift", type=positive_number, metavar="REL",
                        help="INT8 accuracy budget: keep the fewest layer groups out of INT8 so that REL on held-out "
                             "calibration samples stays within it (e.g. 0.01)")
-    group.add_argument("--holdout", type=int, default=2,
+    group.add_argument("--holdout", type=at_least(0), default=2,
                        help="calibration samples held out to measure INT8 drift (default 2)")
     group.add_argument("--backend", choices=("auto", "modelopt", "builtin"), default="auto",
                        help="converter: auto = NVIDIA Model Optimizer (AutoCast, INT8 quantizer) when installed and "
@@ -75,10 +99,22 @@ def add_precision_args(group, high_precision: str) -> None:
                             "selection and ranges")
 
 
+def precision_flags_given(args: argparse.Namespace, high_precision: str) -> list[str]:
+    """The precision flags set away from their defaults (they tune a conversion: useless without one)."""
+    defaults = {"calib": None, "calib_method": "entropy", "keep_precision": None, "high_precision": high_precision,
+                "max_rel_drift": None, "holdout": 2, "backend": "auto"}
+    return ["--" + name.replace("_", "-") for name, default in defaults.items() if getattr(args, name) != default]
+
+
 def precision_options_from_args(args: argparse.Namespace, precision: str):
     """The one mapping from the precision flags to :class:`~zoe_export.precision.PrecisionOptions`."""
     from ..precision import PrecisionOptions
 
+    if precision == "fp16":
+        from .._log import log
+
+        for flag in set(precision_flags_given(args, args.high_precision)) & {"--calib-method", "--holdout"}:
+            log.warning("%s is ignored: FP16 conversion calibrates nothing.", flag)
     keep = None if args.keep_precision is None else tuple(p for p in args.keep_precision if p != "none")
     options = PrecisionOptions(
         precision=precision, calib=args.calib, calib_method=args.calib_method, keep_precision=keep,
@@ -98,12 +134,17 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def cli_entry(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-    """User errors print one line and exit 1 (no traceback); Ctrl-C exits 130."""
+    """User errors print one line and exit 1 (no traceback); Ctrl-C exits 130.
+
+    Messages name flags (:func:`~zoe_export.errors.command_line`); a run that fails takes back the
+    (empty) output folders it created.
+    """
 
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> int:
         try:
-            return main(argv)
+            with command_line(), folders_removed_on_failure():
+                return main(argv)
         except ZoeExportError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ZoeExportError
-from .args import add_common_args, add_model_args, cli_entry
+from .args import add_common_args, add_model_args, at_least, cli_entry, positive_number
 
 
 class _Backend(argparse.Action):
@@ -45,7 +45,7 @@ def _add_backend_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device of --torch (default cpu)")
     g.add_argument("--amp", action="store_true", help="--torch in CUDA autocast FP16 (as --torch amp)")
     g.add_argument("--compile", action="store_true", help="--torch through torch.compile (as --torch compile)")
-    g.add_argument("--threads", type=int, help="CPU threads of each backend (default: its own choice)")
+    g.add_argument("--threads", type=at_least(1), help="CPU threads of each backend (default: its own choice)")
     add_model_args(parser, required=False)  # for --torch (and a PyTorch parity reference)
     parser.set_defaults(backends=[])
 
@@ -57,11 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend_args(parser)
     g = parser.add_argument_group("timing")
     g.add_argument("--batch-sizes", type=_batch_sizes, default=(1,), metavar="1,2,4,8", help="default 1")
-    g.add_argument("--warmup", type=int, help="untimed calls per backend and batch size (default 1 on a CPU, 10 on a GPU; "
+    g.add_argument("--warmup", type=at_least(0),
+                   help="untimed calls per backend and batch size (default 1 on a CPU, 10 on a GPU; "
                         "at least one always runs, to size the timing rounds)")
     budget = g.add_mutually_exclusive_group()
-    budget.add_argument("--iters", type=int, help="timed iterations per backend and batch size")
-    budget.add_argument("--seconds", type=float,
+    budget.add_argument("--iters", type=at_least(1), help="timed iterations per backend and batch size")
+    budget.add_argument("--seconds", type=positive_number,
                         help="time budget per backend and batch size (default 120 on a CPU, where a full-size "
                              "forward takes seconds; 15 on a GPU)")
     g.add_argument("--images", metavar="DIR", help="images to run (default: the built-in scene and variants)")
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--parity", action="store_true", help="each backend against the FP32 reference, with pictures")
     g.add_argument("--reference", default="torch", metavar="torch|onnx:PATH",
                    help="the parity reference: torch (PyTorch FP32 with the model flags; default) or onnx:FP32.onnx")
+    g.add_argument("--reference-mismatch-ok", action="store_true",
+                   help="compare even when the reference's weights or options differ from what a graph or engine "
+                        "records (otherwise an error; the report carries a warning)")
     g.add_argument("--profile", action="store_true",
                    help="per-operator profiles (ONNX Runtime's, PyTorch profiler's) into --output")
     g.add_argument("--output", metavar="DIR", help="write result.json, report.md, latency.png and pictures there")
@@ -82,7 +86,7 @@ def build_eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", choices=("nyu", "kitti"), required=True)
     parser.add_argument("--data", required=True, metavar="DIR", help="the dataset's folder (layouts: README)")
     parser.add_argument("--split", metavar="FILE", help="the split file (KITTI: required; NYU: optional)")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N samples")
+    parser.add_argument("--limit", type=at_least(1), help="evaluate only the first N samples")
     parser.add_argument("--reference-result", metavar="JSON", help="a stored result to compute mRI against")
     parser.add_argument("--output", metavar="DIR", help="write eval.json there")
     _add_backend_args(parser)
@@ -135,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["eval"]:
         return _main_eval(argv[1:])
     args = build_parser().parse_args(argv)
+    from .._files import check_folder_writable
     from .._log import setup_logging
     from ..bench.report import format_table, write_report
     from ..bench.session import BenchOptions, run_benchmark
@@ -145,10 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         raise ZoeExportError("name at least one backend: --torch (with --variant), --onnx M.onnx or --engine E.engine.")
     options = BenchOptions(batch_sizes=args.batch_sizes, warmup=args.warmup, iters=args.iters, seconds=args.seconds,
                            images=args.images, parity=args.parity, profile=args.profile,
-                           output=Path(args.output) if args.output else None)
+                           output=Path(args.output) if args.output else None,
+                           reference_mismatch_ok=args.reference_mismatch_ok)
     options.validate()
     if args.profile and not args.output:
         raise ZoeExportError("--profile writes profile files: add --output DIR.")
+    _warn_ignored(args)
+    if args.output:
+        check_folder_writable(args.output, "--output")  # before the timing, not after it
     reference = reference_spec(args, specs) if args.parity else None
     result = run_benchmark(specs, options, reference, command="zoe-bench " + " ".join(argv))
     print(format_table(result))
@@ -157,7 +166,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote    {path}")
     if result["interrupted"]:
         return 130
-    return 1 if any(b["error"] for b in result["backends"]) else 0
+    failed = result["failures"] + [f"{b['name']} failed to run" for b in result["backends"] if b["error"]]
+    if failed:
+        print(f"error: {len(failed)} problem(s), see above: " + "; ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _warn_ignored(args) -> None:
+    """Flags that apply to something this run does not do are said to be ignored."""
+    from .._log import log
+
+    kinds = {kind for kind, _ in args.backends}
+    torch_used = "torch" in kinds or (args.parity and args.reference == "torch")
+    for flag, given, applies, what in (
+            ("--reference", args.reference != "torch", args.parity, "--parity"),
+            ("--reference-mismatch-ok", args.reference_mismatch_ok, args.parity, "--parity"),
+            ("--provider", args.provider != "cpu", "onnx" in kinds, "--onnx backends"),
+            ("--device", args.device != "cpu", "torch" in kinds, "--torch"),
+            ("--variant", bool(args.variant), torch_used, "--torch and a PyTorch parity reference")):
+        if given and not applies:
+            log.warning("%s is ignored: it applies to %s, which this run does not use.", flag, what)
 
 
 def _main_eval(argv: list[str]) -> int:

@@ -21,9 +21,11 @@ def add_doctor_parser(sub) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .._files import atomic_output
+    from .._files import atomic_output, check_writable
     from ..doctor import diagnose
 
+    if args.json not in (None, "-"):
+        check_writable(args.json, "--json")  # before the checks and the smoke builds
     report = diagnose(smoke=args.smoke)
     text = json.dumps(report.to_dict(), indent=2)
     if args.json == "-":

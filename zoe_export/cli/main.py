@@ -20,9 +20,11 @@ from .args import (
     add_common_args,
     add_model_args,
     add_precision_args,
-    check_weight_flags,
+    at_least,
     cli_entry,
     load_model_from_args,
+    positive_number,
+    precision_flags_given,
     precision_options_from_args,
 )
 from .doctor import add_doctor_parser
@@ -47,10 +49,10 @@ def _predict(model, image, args):
 def _write_outputs(out_dir: Path, stem: str, image, depth, provenance: dict, seconds: float) -> dict:
     import numpy as np
 
-    from .._files import atomic_output
+    from .._files import atomic_output, make_folder
     from ..io import images
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     colour = images.colorize_depth(depth)
     files = {
         "input": out_dir / f"{stem}_input.png",
@@ -105,11 +107,13 @@ def _add_predict_options(p: argparse.ArgumentParser, output: str) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .._files import check_folder_writable
     from .._log import stage
     from ..io import images
     from ..models import get_variant
 
     get_variant(args.variant)  # a typo in the name fails before anything else
+    check_folder_writable(args.output, "--output")
     image = images.read_image(args.image)
     with stage(f"loading {args.variant}"):
         model = load_model_from_args(args)
@@ -118,13 +122,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .._files import check_folder_writable
     from .._log import log, stage
     from ..io import images, synthetic
     from ..models import ModelOptions, cached_checkpoint, get_variant
 
     variant = get_variant(args.variant)
     ModelOptions.resolve(variant, args.height, args.width, args.max_depth, args.domain)  # fail fast
-    check_weight_flags(args)
     if args.export:
         from ..runtime import import_onnxruntime
 
@@ -138,6 +142,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             log.warning("no %s checkpoint given or cached: the demo runs on seeded random weights. "
                         "Pass --checkpoint %s for real depth.", variant.name, hint)
             args.random_weights = True
+    check_folder_writable(args.output, "--output")
     image = images.read_image(args.image) if args.image else synthetic.demo_scene()
     with stage(f"loading {variant.name}"):
         model = load_model_from_args(args)
@@ -191,9 +196,18 @@ def cmd_onnx(args: argparse.Namespace) -> int:
         verify=args.verify,
         external_data=True if args.external_data else None,
     )
-    ModelOptions.resolve(get_variant(args.variant), args.height, args.width, args.max_depth, args.domain)
-    check_weight_flags(args)
+    resolved = ModelOptions.resolve(get_variant(args.variant), args.height, args.width, args.max_depth, args.domain)
+    tuning = precision_flags_given(args, "fp32")
+    if args.precision == "fp32" and tuning:
+        raise ZoeExportError(f"{' '.join(tuning)} tune the conversion to FP16 or INT8, and this export stays FP32: "
+                             "add --precision int8 (or fp16), or drop them.")
     precision = precision_options_from_args(args, args.precision) if args.precision != "fp32" else None
+    if precision is not None and precision.calib is not None:
+        from ..calib import CalibrationSet
+
+        CalibrationSet(precision.calib).check_matches(
+            resolved.height, resolved.width, options.input_format,
+            f"--variant {args.variant} at {resolved.height}x{resolved.width} (--input-format {options.input_format})")
     preflight(args.output, options)  # fail before the slow part
 
     def model():  # no name holds the model here: the precision stage frees it once it has its references
@@ -221,7 +235,7 @@ def _export_with_precision(model, output: str | None, options, precision) -> dic
     output = Path(output) if output else default_precision_output(fp32_name, precision.precision)
     with tempfile.TemporaryDirectory(prefix="zoe-fp32-") as tmp:
         fp32 = Path(tmp) / fp32_name
-        _report_export(export_onnx(model, fp32, options))
+        _report_export(export_onnx(model, fp32, options), kept=False)
         wrapper = ExportWrapper(model, options.input_format).eval()
         with stage("PyTorch reference outputs for the precision parity"), \
                 TorchRunner(wrapper, [wrapper.input_spec(options.batch)], wrapper.output_names) as runner:
@@ -245,7 +259,7 @@ def _report_precision(manifest: dict) -> None:
         c = manifest["calibration"]
         print(f"calib    {c['set']} (id {c['id']}): {c['samples']} samples, {c['method']}, {c['seconds']:.0f} s")
     print(f"convert  {manifest['converter']}")
-    print(f"wrote    {manifest['file']} and {manifest['file']}.json (REL {parity['overall']['rel']:.2e} against "
+    print(f"wrote    {manifest['path']} and {manifest['path']}.json (REL {parity['overall']['rel']:.2e} against "
           f"{manifest['reference']}; {manifest['seconds']:.0f} s)")
 
 
@@ -271,10 +285,9 @@ def cmd_trt(args: argparse.Namespace) -> int:
     options.validate()
     graph = GraphInfo.read(args.onnx)
     converts = precision is not None and graph.precision == "fp32" and not args.legacy_precision
-    unused = [flag for flag, given in (("--max-rel-drift", args.max_rel_drift is not None),
-                                       ("--keep-precision", args.keep_precision is not None)) if given]
+    unused = [flag for flag in precision_flags_given(args, "fp16") if flag != "--calib"]  # legacy INT8 reads --calib
     if unused and not converts:
-        raise ZoeExportError(f"{' and '.join(unused)} tune the conversion of an FP32 graph to INT8, which this build "
+        raise ZoeExportError(f"{' and '.join(unused)} tune the conversion of an FP32 graph, which this build "
                              f"does not do ({graph.path} is {graph.precision}"
                              f"{', --legacy-precision' if args.legacy_precision else ''}). Drop them.")
     precision_options = precision_options_from_args(args, precision) if converts else None
@@ -308,7 +321,7 @@ def cmd_calib(args: argparse.Namespace) -> int:
     import tempfile
 
     from .._log import log
-    from ..calib import SetSpec, build_calibration_set, estimate_calibration_seconds
+    from ..calib import SetSpec, build_calibration_set, check_counts, check_output, estimate_calibration_seconds
     from ..models import ModelOptions, get_variant
 
     variant = get_variant(args.variant)
@@ -318,7 +331,12 @@ def cmd_calib(args: argparse.Namespace) -> int:
                              "(or --synthetic N for a smoke run on generated scenes).")
     spec = SetSpec(resolved.height, resolved.width, args.input_format, args.fit or variant.preprocessing.fit, args.pad)
     only_synthetic = args.synthetic and not args.images and not args.video
+    if only_synthetic and args.synthetic < args.min_count:
+        raise ZoeExportError(f"--synthetic {args.synthetic} makes fewer scenes than --min-count {args.min_count}: "
+                             f"raise --synthetic or lower --min-count.")
     count = min(args.count, args.synthetic) if only_synthetic else args.count
+    check_counts(count, args.min_count)
+    check_output(Path(args.output))
     seconds = estimate_calibration_seconds(count, spec.height, spec.width, tiny=variant.tiny)
     log.info("%d samples for %s at %dx%d: calibrating on this CPU will take about %s "
              "(a GPU: minutes). --count 16 is enough for a first CPU run.",
@@ -354,10 +372,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _report_export(manifest: dict) -> None:
+def _report_export(manifest: dict, kept: bool = True) -> None:
     meta, graph, v = manifest["metadata"], manifest["graph"], manifest["verification"]
-    print(f"wrote    {manifest['file']}" + (f" + {manifest['external_data']}" if manifest["external_data"] else "")
-          + f"  ({graph['initializer_bytes'] / 2**20:.0f} MB of weights, {graph['nodes']} nodes, opset {graph['opset']})")
+    path = Path(manifest["path"])
+    what = (f"wrote    {path}" + (f" + {path.parent / manifest['external_data']}" if manifest["external_data"] else "")
+            if kept else "fp32     the FP32 export, in a temporary folder (the converter's source; not kept)")
+    print(what + f"  ({graph['initializer_bytes'] / 2**20:.0f} MB of weights, {graph['nodes']} nodes, "
+          f"opset {graph['opset']})")
     print(f"input    {meta['input_name']} [{meta['input_shape']}] {meta['input_format']}; outputs {meta['outputs']}")
     if v is None:
         print("verify   skipped (--no-verify)")
@@ -369,7 +390,8 @@ def _report_export(manifest: dict) -> None:
                 print(f"verify   {case:7} {name:14} {figures}")
         print(f"verify   passed ({meta['precision']}: REL <= {v['tolerance']['max_rel']:g}, "
               f"delta1 >= {v['tolerance']['min_delta1']:g}; {v['backend']})")
-    print(f"manifest {manifest['file']}.json; seconds: " + ", ".join(f"{k} {s:.1f}" for k, s in manifest["seconds"].items()))
+    seconds = "seconds: " + ", ".join(f"{k} {s:.1f}" for k, s in manifest["seconds"].items())
+    print(f"manifest {path}.json; {seconds}" if kept else f"fp32     {seconds}")
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
@@ -411,11 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("export")
     g.add_argument("--output", help="the .onnx file (default: zoed_<variant>[options].onnx here)")
     batch = g.add_mutually_exclusive_group()
-    batch.add_argument("--batch", type=int, default=1, help="fixed batch size (default 1)")
+    batch.add_argument("--batch", type=at_least(1), default=1, help="fixed batch size (default 1)")
     batch.add_argument("--dynamic-batch", action="store_true", help="a dynamic batch dimension (1 to 64)")
     g.add_argument("--input-format", choices=("float-nchw", "uint8-nhwc"), default="float-nchw",
                    help="float32 [N,3,H,W] RGB in [0,1] (default), or raw uint8 [N,H,W,3] frames")
-    g.add_argument("--opset", type=int, default=18, help="ONNX opset, at least 17 (default 18)")
+    g.add_argument("--opset", type=int, default=18, help="ONNX opset, 17 to 19 (default 18)")
     g.add_argument("--no-verify", dest="verify", action="store_false",
                    help="skip the ONNX Runtime parity checks (FP32 export, and FP16/INT8 bounds)")
     g.add_argument("--external-data", action="store_true",
@@ -436,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", help="the engine file (default: engines/<onnx name>[_<precision>].engine)")
     g.add_argument("--timing-cache", metavar="FILE",
                    help="TensorRT tactic timing cache, read and updated (default: engines/timing_<sm>_trt<version>.cache)")
-    g.add_argument("--workspace-gb", type=float, metavar="GB", help="builder workspace limit (default: TensorRT's)")
+    g.add_argument("--workspace-gb", type=positive_number, metavar="GB",
+                   help="builder workspace limit (default: TensorRT's)")
     g.add_argument("--batch-profile", type=_batch_profile, metavar="MIN:OPT:MAX",
                    help="batch range for graphs exported with --dynamic-batch (default 1:2:8)")
     g.add_argument("--legacy-precision", action="store_true",
@@ -452,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(p)
     p.add_argument("--images", metavar="DIR", help="folder of images (searched recursively)")
     p.add_argument("--video", nargs="+", metavar="FILE", help="videos to sample frames from (needs OpenCV)")
-    p.add_argument("--synthetic", type=int, metavar="N", help="N generated scenes instead of photos (smoke runs)")
+    p.add_argument("--synthetic", type=at_least(1), metavar="N",
+                   help="N generated scenes instead of photos (smoke runs)")
     p.add_argument("--variant", required=True, help="the model the set is for (its input size and fit)")
     p.add_argument("--height", type=int, help="model input height (default: the variant's)")
     p.add_argument("--width", type=int, help="model input width (default: the variant's)")
@@ -460,9 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="as the graph was exported (default float-nchw)")
     p.add_argument("--fit", choices=("stretch", "letterbox"), default=None, help="default: the variant's (stretch)")
     p.add_argument("--no-pad", dest="pad", action="store_false", help="skip the official reflect padding")
-    p.add_argument("--count", type=int, default=500, help="samples to pick (default 500; 16 for a quick CPU run)")
-    p.add_argument("--min-count", type=int, default=8, help="fewer usable images than this is an error (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the deterministic pick (default 0)")
+    p.add_argument("--count", type=at_least(1), default=500,
+                   help="samples to pick (default 500; 16 for a quick CPU run)")
+    p.add_argument("--min-count", type=at_least(1), default=8,
+                   help="fewer usable images than this is an error (default 8)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seed of the deterministic pick (default 0)")
     p.add_argument("--output", required=True, metavar="DIR", help="the set's folder, e.g. calib/indoor")
     p.set_defaults(func=cmd_calib)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import onnx
 
+from .._files import existing_file
 from ..errors import ZoeExportError
 
 #: protobuf's hard limit is 2 GiB; bigger graphs keep their weights in a .data file beside them
@@ -18,9 +19,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 def load_onnx(path: str | Path, load_external_data: bool = True) -> onnx.ModelProto:
     """Load an ONNX file, single-file or with its weights in external data beside it."""
-    path = Path(path)
-    if not path.is_file():
-        raise ZoeExportError(f"ONNX file {path} does not exist.")
+    path = existing_file(path, "ONNX file", "pass an .onnx file from zoe-export onnx.")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and others for damaged files

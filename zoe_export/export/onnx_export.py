@@ -11,7 +11,7 @@ import contextlib
 import functools
 import gc
 import json
-import shutil
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .._files import atomic_output
+from .._files import atomic_output, check_writable, folders_removed_on_failure, refuse_folder
 from .._log import log, stage
 from ..compare.metrics import PRECISIONS, compare_outputs
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 from ..runtime import OnnxrtRunner, TensorSpec, TorchRunner, import_onnxruntime
 from .graph_checks import check_tensorrt_support, graph_summary
 from .metadata import PROTOBUF_LIMIT
@@ -33,6 +33,9 @@ from .metadata import PROTOBUF_LIMIT
 INPUT_FORMATS = ("float-nchw", "uint8-nhwc")
 INPUT_NAME = "image"
 MAX_DYNAMIC_BATCH = 64
+#: LayerNormalization needs opset 17; from opset 20 the exporter writes Gelu nodes, which TensorRT's
+#: ONNX parser does not take (the op check refuses them after the whole trace)
+OPSETS = range(17, 20)
 
 
 @dataclass(frozen=True)
@@ -46,16 +49,21 @@ class ExportOptions:
 
     def validate(self) -> None:
         if self.input_format not in INPUT_FORMATS:
-            raise ZoeExportError(f"--input-format {self.input_format!r}: choose one of {', '.join(INPUT_FORMATS)}.")
+            raise ZoeExportError(f"{option('--input-format', 'input_format=')} {self.input_format!r}: choose one of "
+                                 f"{', '.join(INPUT_FORMATS)}.")
         if self.precision != "fp32":
             raise ZoeExportError(
                 f"precision {self.precision!r}: the export writes FP32; FP16 and INT8 graphs are converted from it "
                 "(zoe-export onnx --precision fp16|int8, or zoe_export.precision.convert_precision)."
             )
-        if self.opset < 17:
-            raise ZoeExportError(f"--opset {self.opset}: LayerNormalization needs opset 17 or newer (default 18).")
+        if self.opset not in OPSETS:
+            raise ZoeExportError(
+                f"{option('--opset', 'opset=')} {self.opset}: use {OPSETS[0]} to {OPSETS[-1]} (default 18). "
+                f"LayerNormalization needs opset {OPSETS[0]}; from opset {OPSETS[-1] + 1} the exporter writes Gelu "
+                "nodes, which TensorRT's ONNX parser does not take.")
         if self.batch is not None and not 1 <= self.batch <= MAX_DYNAMIC_BATCH:
-            raise ZoeExportError(f"--batch {self.batch}: use 1 to {MAX_DYNAMIC_BATCH}, or --dynamic-batch.")
+            raise ZoeExportError(f"{option('--batch', 'batch=')} {self.batch}: use 1 to {MAX_DYNAMIC_BATCH}, or "
+                                 f"{option('--dynamic-batch', 'batch=None')}.")
 
 
 class ExportWrapper(nn.Module):
@@ -115,12 +123,6 @@ def verification_inputs(h: int, w: int, input_format: str, batch: int | None) ->
 
 
 # ----------------------------------------------------------------------------------------- stages
-
-def _check_writable(path: Path) -> None:
-    with atomic_output(path.with_name(path.name + ".probe")) as tmp:
-        tmp.write_bytes(b"")
-    path.with_name(path.name + ".probe").unlink()
-
 
 def _trace(wrapper: ExportWrapper, options: ExportOptions):
     spec = wrapper.input_spec(options.batch)
@@ -244,9 +246,12 @@ def preflight(output: str | Path | None, options: ExportOptions) -> None:
     """Everything that can fail before the slow work: options, output path, onnxruntime."""
     options.validate()
     if output is not None:
+        flag = option("--output", "output=")
         if Path(output).suffix != ".onnx":
-            raise ZoeExportError(f"--output {output}: the file name must end in .onnx.")
-        _check_writable(Path(output))
+            raise ZoeExportError(f"{flag} {output}: the file name must end in .onnx.")
+        check_writable(output, flag)
+        for companion in (".json", ".data"):  # written beside it: a folder there would fail after the export
+            refuse_folder(Path(output).with_name(Path(output).name + companion))
     if options.verify:
         import_onnxruntime()
 
@@ -255,10 +260,17 @@ def export_onnx(model: nn.Module, output: str | Path | None = None, options: Exp
     """Export a model from :func:`zoe_export.load_model` to ONNX and verify it; returns the manifest.
 
     Writes ``output`` (default ``zoed_<variant>.onnx``), its external data if any, and
-    ``<output>.json`` (the manifest: provenance, graph summary, verification, timings).
+    ``<output>.json`` (the manifest: provenance, graph summary, verification, timings). The
+    returned manifest also has ``path``, where the graph was written. A failure writes nothing
+    and removes the folders the export created.
     """
     options = options or ExportOptions()
     output = Path(output) if output is not None else default_output(model, options)
+    with folders_removed_on_failure():
+        return _export(model, output, options)
+
+
+def _export(model: nn.Module, output: Path, options: ExportOptions) -> dict:
     preflight(output, options)
     timings: dict[str, float] = {}
     timed = functools.partial(_timed, timings)
@@ -301,10 +313,12 @@ def export_onnx(model: nn.Module, output: str | Path | None = None, options: Exp
                     f"verification failed, nothing written ({options.precision} bounds: REL <= "
                     f"{verification['tolerance']['max_rel']:g}, delta1 >= {verification['tolerance']['min_delta1']:g}):\n  "
                     + "\n  ".join(verification["failures"])
-                    + "\nReport this with the variant and options; --no-verify writes the file without the check."
+                    + f"\nReport this with the variant and options; {option('--no-verify', 'verify=False')} writes "
+                    "the file without the check."
                 )
         for path in sorted(written, key=lambda p: p.suffix != ".data"):  # data first, then the graph
-            shutil.move(str(path), str(folder / path.name))
+            refuse_folder(folder / path.name)
+            os.replace(path, folder / path.name)  # same folder: a rename, never a move into a folder
     manifest = {
         "file": output.name,
         "external_data": output.name + ".data" if external else None,
@@ -320,4 +334,4 @@ def export_onnx(model: nn.Module, output: str | Path | None = None, options: Exp
     if verification:
         worst = max((m["rel"] for case in verification["cases"].values() for name, m in case.items() if "rel" in m), default=0)
         log.info("verified: worst REL %.2e over %d case(s)", worst, len(verification["cases"]))
-    return manifest
+    return {**manifest, "path": str(output)}

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
-from .._files import atomic_output
+from .._files import atomic_output, existing_file
 from ..errors import ZoeExportError
 
 PathLike = str | os.PathLike
@@ -40,23 +39,18 @@ _GAP = 4  # white pixels between side-by-side panels
 # --------------------------------------------------------------------------- RGB images
 
 
-def _existing_file(path: PathLike, what: str) -> Path:
-    """Return ``path`` as a Path, or raise if it is missing or not a regular file."""
-    source = Path(path)
-    if not source.exists():
-        raise ZoeExportError(f"{what} {source} does not exist; check the path.")
-    if not source.is_file():
-        raise ZoeExportError(f"{what} {source} is not a file; pass the path of an image file.")
-    return source
-
-
 def read_image(path: PathLike) -> np.ndarray:
     """Read an image file as uint8 HxWx3 RGB, honouring the EXIF orientation."""
-    source = _existing_file(path, "image")
+    source = existing_file(path, "image", "pass the path of an image file.")
     try:
         with Image.open(source) as opened:
             upright = ImageOps.exif_transpose(opened)
             return np.asarray(_to_rgb(upright), dtype=np.uint8).copy()
+    except Image.DecompressionBombError as exc:  # Pillow's guard against decompression bombs
+        raise ZoeExportError(
+            f"{source} is too large to decode safely ({str(exc).rstrip('.')}). Resize it: the model runs at a "
+            "few hundred pixels a side."
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ZoeExportError(
             f"{source} is not an image Pillow can read; pass a PNG, JPEG or other image file."
@@ -126,7 +120,7 @@ def write_depth_png16(path: PathLike, depth_m: np.ndarray, scale: float = 1000.0
 
 def read_depth_png16(path: PathLike, scale: float = 1000.0) -> np.ndarray:
     """Read a 16-bit depth PNG written by :func:`write_depth_png16` as float32 metres."""
-    source = _existing_file(path, "depth PNG")
+    source = existing_file(path, "depth PNG", "pass a 16-bit depth PNG written by zoe-export.")
     try:
         with Image.open(source) as opened:
             mode = opened.mode

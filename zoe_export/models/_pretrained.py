@@ -23,13 +23,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._files import atomic_output, cache_dir
-from ..errors import ZoeExportError
+from .._files import atomic_output, cache_dir, existing_file, file_sha256
+from ..errors import ZoeExportError, option
 from ._registry import Variant, list_variants
 
 log = logging.getLogger("zoe_export")
 
 _CHUNK = 1 << 20
+_ZIP_MAGIC, _PICKLE_MAGIC = b"PK\x03\x04", b"\x80"  # torch.save: zip (>= 1.6) or legacy pickle
 
 
 def _first_line(exc: BaseException) -> str:
@@ -50,14 +51,6 @@ def cached_checkpoint(variant: Variant) -> Path | None:
 
 def _record_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _progress(total: int | None, desc: str):
@@ -119,14 +112,15 @@ def verify_checkpoint(path: Path, pinned_sha256: str | None) -> str:
     """Hash ``path`` and check it against the pinned hash and the hash recorded at download."""
     actual = file_sha256(path)
     record = _record_path(path)
-    expected, source = pinned_sha256, "the pinned sha256"
+    expected, source = pinned_sha256, f"the pinned {option('--sha256', 'sha256=')}"
     if expected is None and record.is_file():
         with contextlib.suppress(ValueError, OSError):
             expected, source = json.loads(record.read_text()).get("sha256"), f"the hash recorded in {record.name} at download"
     if expected and actual != expected.lower():
         fix = (f"delete {path} and {record} to download it again" if record.is_file()
                else "check that this is the file you meant, or pin the right hash")
-        raise ZoeExportError(f"checkpoint {path} has sha256 {actual}, which does not match {source} ({expected}): {fix}.")
+        raise ZoeExportError(f"{option('--checkpoint', 'checkpoint=')} {path} has sha256 {actual}, which does not "
+                             f"match {source} ({expected}): {fix}.")
     return actual
 
 
@@ -134,9 +128,7 @@ def verify_checkpoint(path: Path, pinned_sha256: str | None) -> str:
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Load a checkpoint file (weights under "model" or at top level; "module." prefixes removed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ZoeExportError(f"checkpoint {path} does not exist. Pass the path of a ZoeD_M12_*.pt file.")
+    path = checkpoint_file(path)
     try:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -156,6 +148,20 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             f"Re-save it with torch.save({{'model': model.state_dict()}}, path)."
         ) from exc
     return normalize_state_dict(obj, source=str(path))
+
+
+def checkpoint_file(path: str | os.PathLike) -> Path:
+    """``path`` when it is a file that could be a PyTorch checkpoint; otherwise an error that says what it is."""
+    flag = option("--checkpoint", "checkpoint=")
+    path = existing_file(path, flag, "pass the checkpoint file itself (a ZoeD_M12_*.pt file).")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise ZoeExportError(f"{flag} {path} is empty; download the checkpoint again.")
+    if not head.startswith((_ZIP_MAGIC, _PICKLE_MAGIC)):
+        raise ZoeExportError(f"{flag} {path} is not a PyTorch checkpoint (torch.save writes a zip archive or a pickle; "
+                             f"this file starts with {head!r}). Pass the .pt file of the release.")
+    return path
 
 
 def normalize_state_dict(obj, source: str = "weights") -> dict[str, torch.Tensor]:
@@ -208,10 +214,11 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], v
     misshaped = [f"{k} {tuple(state_dict[k].shape)} vs {own[k]}" for k in own
                  if k in state_dict and tuple(state_dict[k].shape) != own[k]]
     if not (missing or unexpected or misshaped):
+        _check_finite(state_dict, source)
         return
     guess, score = guess_variant(state_dict)
     if guess != variant.name and score > 0.9:
-        looks = f"It looks like a {guess} checkpoint: pass variant {guess!r} (--variant {guess})."
+        looks = f"It looks like a {guess} checkpoint: pass {option(f'--variant {guess}', f'variant={guess!r}')}."
     else:
         looks = "It does not look like any known variant's checkpoint (a different model, or a damaged file)."
     details = "; ".join(
@@ -220,6 +227,16 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], v
         if items
     )
     raise ZoeExportError(f"{source} does not match {variant.name}. {looks} {details}.")
+
+
+def _check_finite(state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """NaN or inf in the weights is the file's problem: refused with the tensor names, before any export."""
+    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ZoeExportError(
+            f"{source} holds NaN or inf weights: {_listing('tensors', bad)}. The file is damaged or comes from a "
+            "diverged training run; no export of it can be right. Use the official checkpoint (or re-save a good one)."
+        )
 
 
 # ----------------------------------------------------------------------------------------- random

@@ -23,11 +23,11 @@ import numpy as np
 import onnx
 
 from .. import __version__
-from .._files import atomic_output
+from .._files import atomic_output, check_writable, folders_removed_on_failure, refuse_folder
 from .._memory import release_memory
 from .._log import log, stage
 from ..compare.metrics import PRECISIONS, Tolerance
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 from ..export.metadata import PROTOBUF_LIMIT, load_onnx, read_metadata
 from ..runtime import Runner
 from .budget import SearchResult, search_budget
@@ -70,7 +70,8 @@ class PrecisionOptions:
             return "builtin"
         if modelopt_version() is None:
             if self.backend == "modelopt":
-                raise ZoeExportError(f"--backend modelopt: NVIDIA Model Optimizer is not installed; {INSTALL}")
+                raise ZoeExportError(f"{option('--backend modelopt', 'backend=modelopt')}: NVIDIA Model Optimizer is "
+                                     f"not installed; {INSTALL}")
             return "builtin"
         if self.backend == "auto" and source is not None:
             fits, why = modelopt_fits(self.precision, source)
@@ -81,22 +82,32 @@ class PrecisionOptions:
 
     def validate(self) -> None:
         if self.precision not in TARGET_PRECISIONS:
-            raise ZoeExportError(f"--precision {self.precision!r}: choose fp32, fp16 or int8.")
+            raise ZoeExportError(f"{option('--precision', 'precision=')} {self.precision!r}: choose fp32, fp16 or "
+                                 "int8.")
         if self.precision == "int8" and self.calib is None:
-            raise ZoeExportError("--precision int8 needs a calibration set: --calib DIR "
-                                 "(make one with: zoe-export calib --images DIR --variant ... --output DIR).")
-        if self.precision == "fp16" and (self.calib is not None or self.max_rel_drift is not None):
-            raise ZoeExportError("--calib and --max-rel-drift are INT8 options; FP16 needs no calibration.")
+            raise ZoeExportError(f"{option('--precision int8', 'precision=int8')} needs a calibration set: "
+                                 f"{option('--calib DIR', 'calib=DIR')} (make one with: zoe-export calib --images DIR "
+                                 "--variant ... --output DIR).")
+        if self.precision == "fp16" and (self.calib is not None or self.max_rel_drift is not None
+                                         or self.keep_precision is not None):
+            raise ZoeExportError(f"{option('--calib', 'calib=')}, {option('--max-rel-drift', 'max_rel_drift=')} and "
+                                 f"{option('--keep-precision', 'keep_precision=')} are INT8 options; FP16 needs no "
+                                 "calibration (its FP32 islands are fixed).")
         if self.backend not in BACKENDS:
-            raise ZoeExportError(f"--backend {self.backend!r}: choose one of {', '.join(BACKENDS)}.")
+            raise ZoeExportError(f"{option('--backend', 'backend=')} {self.backend!r}: choose one of "
+                                 f"{', '.join(BACKENDS)}.")
         if self.calib_method not in CALIBRATION_METHODS:
-            raise ZoeExportError(f"--calib-method {self.calib_method!r}: choose {' or '.join(CALIBRATION_METHODS)}.")
+            raise ZoeExportError(f"{option('--calib-method', 'calib_method=')} {self.calib_method!r}: choose "
+                                 f"{' or '.join(CALIBRATION_METHODS)}.")
         if self.high_precision not in HIGH_PRECISIONS:
-            raise ZoeExportError(f"--high-precision {self.high_precision!r}: choose {' or '.join(HIGH_PRECISIONS)}.")
+            raise ZoeExportError(f"{option('--high-precision', 'high_precision=')} {self.high_precision!r}: choose "
+                                 f"{' or '.join(HIGH_PRECISIONS)}.")
+        drift = option("--max-rel-drift", "max_rel_drift=")
         if self.max_rel_drift is not None and not 0 < self.max_rel_drift < 1:
-            raise ZoeExportError(f"--max-rel-drift {self.max_rel_drift}: give a REL budget between 0 and 1, e.g. 0.01.")
+            raise ZoeExportError(f"{drift} {self.max_rel_drift}: give a REL budget between 0 and 1, e.g. 0.01.")
         if self.max_rel_drift is not None and self.holdout < 1:
-            raise ZoeExportError("--max-rel-drift measures on held-out calibration samples: --holdout must be at least 1.")
+            raise ZoeExportError(f"{drift} measures on held-out calibration samples: {option('--holdout', 'holdout=')} "
+                                 "must be at least 1.")
 
     def tolerance(self) -> Tolerance | None:
         """Bounds on every input (FP16); INT8 is judged by its budget on the held-out samples."""
@@ -233,7 +244,8 @@ def _int8(bench: Workbench, options: PrecisionOptions, calib, progress: bool,
     fp32 = load_onnx(bench.source)
     candidates = select_int8(fp32, options.keep_precision)
     if not candidates.quantize:
-        raise ZoeExportError("no Conv/MatMul/Gemm is left to quantize: --keep-precision keeps them all.")
+        keep = option("--keep-precision", "keep_precision=")
+        raise ZoeExportError(f"no Conv/MatMul/Gemm is left to quantize: {keep} keeps them all.")
     ranges, calibration = _calibrate(bench, options, calib, fp32, candidates, progress)
     builder = _Int8Builder(bench.source, fp32, ranges, options, converter, candidates)
     search = _within_budget(bench, builder, options) if options.max_rel_drift is not None else None
@@ -323,13 +335,24 @@ def convert_precision(source: str | Path, output: str | Path | None, options: Pr
 
     ``reference``: a runner to compute the FP32 reference with (e.g. the PyTorch model), or its
     outputs on :func:`parity_inputs` already computed; default: the FP32 graph in ONNX Runtime.
+    The returned manifest also has ``path``, where the graph was written.
     """
     options.validate()
     source = Path(source)
-    converter = options.converter(source)
     output = Path(output) if output is not None else default_precision_output(source, options.precision)
+    with folders_removed_on_failure():
+        return _convert(source, output, options, reference, reference_name, progress)
+
+
+def _convert(source: Path, output: Path, options: PrecisionOptions, reference, reference_name: str | None,
+             progress: bool) -> dict:
+    converter = options.converter(source)
+    flag = option("--output", "output=")
     if output.suffix != ".onnx":
-        raise ZoeExportError(f"--output {output}: the file name must end in .onnx.")
+        raise ZoeExportError(f"{flag} {output}: the file name must end in .onnx.")
+    check_writable(output, flag)
+    for companion in (".json", ".parity.png"):  # written beside it, after the conversion
+        refuse_folder(output.with_name(output.name + companion))
     metadata = _read_source(source)
     calib = _open_calib(options, metadata, source)
     start = time.perf_counter()
@@ -361,7 +384,7 @@ def convert_precision(source: str | Path, output: str | Path | None, options: Pr
         "zoe_export_version": __version__,
     }
     _write(model, output, manifest, picture)
-    return manifest
+    return {**manifest, "path": str(output)}
 
 
 def _converter_name(precision: str, converter: str) -> str:

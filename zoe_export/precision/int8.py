@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 from .graph import FLOAT, check_unique_names, matches_any, node_path, node_scope, save_model, tensor_types
 
 QUANTIZED_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
@@ -118,7 +118,21 @@ def select_int8(model: onnx.ModelProto, keep: tuple[str, ...] | None = None) -> 
             continue
         quantize.append(node.name)
         groups.setdefault(layer_group(node), []).append(node.name)
+    if keep:
+        _check_patterns_match(keep, [node_path(n) for n in model.graph.node if n.op_type in QUANTIZED_OPS])
     return Int8Selection(tuple(quantize), kept, {g: tuple(v) for g, v in groups.items()})
+
+
+def _check_patterns_match(keep: tuple[str, ...], paths: list[str]) -> None:
+    """A pattern that selects no node is a typo, not a choice: without this, the defaults are silently gone."""
+    unmatched = [p for p in keep if not any(matches_any(path, (p,)) for path in paths)]
+    if unmatched:
+        examples = ", ".join(paths[:: max(1, len(paths) // 4)][:4])
+        raise ZoeExportError(
+            f"{option('--keep-precision', 'keep_precision=')} {' '.join(unmatched)} matches no Conv/MatMul/Gemm "
+            f"node (patterns are fnmatch on '<module path>/<node>', e.g. {examples}). Fix the pattern; "
+            f"{option('--keep-precision none', 'keep_precision=()')} quantizes every one."
+        )
 
 
 def keep_rules_summary(keep: tuple[str, ...] | None) -> list[dict]:

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import preprocess
-from ..errors import ZoeExportError
+from .._files import existing_file
+from ..errors import ZoeExportError, option
 from .base import Runner
 
 ENGINE_SUFFIXES = (".engine", ".plan")
@@ -80,8 +81,7 @@ def _engine_runner(path: Path, cuda_graph: bool, check_environment: bool) -> tup
     from ..trt.manifest import check_compatible, read_manifest
     from .trt_runner import TrtRunner
 
-    if not path.is_file():
-        raise ZoeExportError(f"engine {path} does not exist; build it with zoe-export trt --onnx MODEL.onnx.")
+    existing_file(path, "engine", "build it with zoe-export trt --onnx MODEL.onnx.")
     manifest = read_manifest(path)
     if check_environment:  # before deserialising: TensorRT's own failure here is a crash or a cryptic log line
         check_compatible(manifest, probe_environment(), path)
@@ -132,7 +132,7 @@ class DepthEngine:
         step = self.model.batch or len(feeds)
         if len(feeds) % step:
             raise ZoeExportError(f"batch of {len(feeds)} does not split into the model's fixed batch of {step}; "
-                                 "export with --dynamic-batch, or pass flip=False.")
+                                 f"export with {option('--dynamic-batch', 'batch=None')}, or pass flip=False.")
         return np.concatenate([self.runner.infer({self.model.name: feeds[i:i + step]})["metric_depth"]
                                for i in range(0, len(feeds), step)])
 

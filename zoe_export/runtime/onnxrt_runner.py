@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ZoeExportError
+from .._files import existing_file
+from ..errors import ZoeExportError, option
 from .base import Runner, TensorSpec
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8,
@@ -18,7 +19,7 @@ def import_onnxruntime():
     except ImportError as exc:
         raise ZoeExportError(
             "onnxruntime is not installed: pip install 'zoe-export[cpu]' (or '[gpu]' for onnxruntime-gpu), "
-            "or pass --no-verify to skip the ONNX Runtime check."
+            f"or pass {option('--no-verify', 'verify=False')} to skip the ONNX Runtime check."
         ) from exc
     return onnxruntime
 
@@ -45,8 +46,7 @@ class OnnxrtRunner(Runner):
 
     def _activate(self) -> None:
         ort = import_onnxruntime()
-        if not self.path.is_file():
-            raise ZoeExportError(f"ONNX file {self.path} does not exist.")
+        existing_file(self.path, "ONNX file", "pass an .onnx file from zoe-export onnx.")
         options = ort.SessionOptions()
         options.graph_optimization_level = {
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,

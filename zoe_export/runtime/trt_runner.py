@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._files import existing_file
 from ..errors import ZoeExportError
 from . import cuda
 from .base import Runner, TensorSpec
@@ -119,10 +120,7 @@ class TrtRunner(Runner):
     def _engine_bytes(self) -> bytes:
         if not self._from_file:
             return memoryview(self.engine).tobytes()  # bytes, or the IHostMemory a build returns (no len())
-        path = Path(self.engine)
-        if not path.is_file():
-            raise ZoeExportError(f"engine file {path} does not exist: build it with `zoe-export trt`.")
-        return path.read_bytes()
+        return existing_file(self.engine, "engine file", "build it with zoe-export trt.").read_bytes()
 
     def _load(self, data: bytes) -> None:
         trt = import_tensorrt()

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import __version__
-from .._files import atomic_output
+from .._files import atomic_output, check_writable, folders_removed_on_failure
 from .._log import log, stage
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 from .cache import EngineCache, copy_engine, file_sha256, matching_engine
 from .environment import TrtEnvironment, probe_environment
 from .graph import GraphInfo
@@ -36,7 +36,7 @@ from .progress import BuildProgress
 
 #: how an engine's graph metadata reaches apps (DepthEngine reads these from the manifest)
 MODEL_KEYS = ("variant", "head_type", "input_name", "input_format", "height", "width", "batch", "fit", "outputs",
-              "depth_min", "depth_max", "domain", "weights", "checkpoint_sha256")
+              "depth_min", "depth_max", "max_depth", "domain", "weights", "checkpoint_sha256", "random_seed")
 ISLAND_KEYS = ("fp16_islands", "high_precision", "int8_groups", "int8_budget_rel", "calibration_set",
                "calibration_method", "converter", "measured_rel")
 
@@ -75,8 +75,10 @@ def prepare_build(onnx: str | Path, options: BuildOptions, env: TrtEnvironment, 
     env.require()
     check_legacy_supported(options, env.tensorrt)
     output = Path(options.output) if options.output else default_engine_output(source.path, precision)
+    flag = option("--output", "output=")
     if output.suffix not in (".engine", ".plan"):
-        raise ZoeExportError(f"--output {output}: name the engine file NAME.engine (or .plan).")
+        raise ZoeExportError(f"{flag} {output}: name the engine file NAME.engine (or .plan).")
+    check_writable(output, flag)
     if options.timing_cache is None:
         options = replace(options, timing_cache=default_timing_cache(output, env))
     plan = plan_build(source, options, precision, env.tensorrt, output)
@@ -92,8 +94,13 @@ def build_engine(onnx: str | Path, options: BuildOptions | None = None, precisio
     of an FP32 graph (default: the precision stage's defaults for the target, FP16 elsewhere in
     INT8 graphs since TensorRT runs them). ``cache=None`` uses the default engine cache.
     """
-    options = options or BuildOptions()
-    env = env or probe_environment()
+    with folders_removed_on_failure():
+        return _build_engine(onnx, options or BuildOptions(), precision_options, env or probe_environment(), cache,
+                             rebuild)
+
+
+def _build_engine(onnx: str | Path, options: BuildOptions, precision_options, env: TrtEnvironment,
+                  cache: EngineCache | None, rebuild: bool) -> dict:
     precision_options = _precision_options(options, precision_options)
     request = prepare_build(onnx, options, env, _conversion_fingerprint(precision_options))
     cache = cache or EngineCache()
@@ -159,9 +166,17 @@ def _convert(request: EngineRequest, precision_options) -> Path:
     """The precision stage on the FP32 graph, written beside the engine (kept: it is the engine's source)."""
     from ..precision import convert_precision
 
-    converted = request.output.with_suffix(".onnx")
+    converted = converted_graph_path(request.output, request.source.path, request.precision)
     with stage(f"converting {request.source.path} to {request.precision} (precision stage, measured against FP32)"):
         convert_precision(request.source.path, converted, precision_options)
+    return converted
+
+
+def converted_graph_path(engine: Path, source: Path, precision: str) -> Path:
+    """Where the converted graph goes: beside the engine, with its name; never over the source graph."""
+    converted = engine.with_suffix(".onnx")
+    if converted.resolve() == Path(source).resolve():
+        converted = engine.with_name(f"{engine.stem}_{precision}.onnx")
     return converted
 
 

@@ -6,12 +6,11 @@ its manifest; a damaged entry is ignored (and rebuilt), never used.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
-from .._files import atomic_output, cache_dir
+from .._files import atomic_output, cache_dir, file_sha256
 from .._log import log
 from ..errors import ZoeExportError
 from .manifest import FORMAT, manifest_path, read_manifest, write_manifest
@@ -19,14 +18,6 @@ from .manifest import FORMAT, manifest_path, read_manifest, write_manifest
 
 def default_cache_dir() -> Path:
     return cache_dir() / "engines"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def matching_engine(engine: str | Path, key: str) -> dict | None:

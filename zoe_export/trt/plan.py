@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 from ..runtime.trt_api import import_tensorrt, requires_tensorrt
 from .graph import GraphInfo
 
@@ -49,13 +49,17 @@ class BuildOptions:
         if self.precision not in (None, "fp16", "int8"):
             raise ZoeExportError(f"precision {self.precision!r}: ask for fp16 or int8 (or neither).")
         if self.legacy_precision and self.precision is None:
-            raise ZoeExportError("--legacy-precision sets the builder's FP16/INT8 flags: add --fp16 or --int8.")
-        if self.workspace_gb is not None and not self.workspace_gb > 0:
-            raise ZoeExportError(f"--workspace-gb {self.workspace_gb:g}: give a positive size in GB, e.g. 8.")
+            legacy = option("--legacy-precision", "legacy_precision=True")
+            raise ZoeExportError(f"{legacy} sets the builder's FP16/INT8 flags: add "
+                                 f"{option('--fp16 or --int8', 'precision=fp16 or int8')}.")
+        if self.workspace_gb is not None and not (0 < self.workspace_gb < float("inf")):
+            raise ZoeExportError(f"{option('--workspace-gb', 'workspace_gb=')} {self.workspace_gb:g}: give a positive "
+                                 "size in GB, e.g. 8.")
         if self.batch_profile is not None:
             low, opt, high = self.batch_profile
             if not 1 <= low <= opt <= high:
-                raise ZoeExportError(f"--batch-profile {low}:{opt}:{high}: need 1 <= MIN <= OPT <= MAX, e.g. 1:2:8.")
+                raise ZoeExportError(f"{option('--batch-profile', 'batch_profile=')} {low}:{opt}:{high}: need "
+                                     "1 <= MIN <= OPT <= MAX, e.g. 1:2:8.")
 
 
 @dataclass(frozen=True)
@@ -132,26 +136,29 @@ def _pin_summary(pins: dict[str, str]) -> dict[str, int]:
 def target_precision(graph: GraphInfo, options: BuildOptions) -> tuple[str, bool]:
     """(the engine's precision, whether the graph must first go through the precision stage)."""
     have, want = graph.precision, options.precision
+    ask = option(f"--{want}", f"precision={want!r}")
+    legacy, calib = option("--legacy-precision", "legacy_precision=True"), option("--calib", "calib=")
     if have != "fp32":
         if want not in (None, have):
             raise ZoeExportError(
-                f"{graph.path} is already an {have.upper()} graph, and --{want} asks for {want.upper()}: a graph is "
-                f"never converted twice. Pass the FP32 export (zoe-export onnx without --precision) with --{want}, "
-                f"or build this graph as it is (no --{want}).")
+                f"{graph.path} is already an {have.upper()} graph, and {ask} asks for {want.upper()}: a graph is "
+                f"never converted twice. Pass the FP32 export (zoe-export onnx without --precision) with {ask}, "
+                f"or build this graph as it is (without {ask}).")
         if options.legacy_precision:
             raise ZoeExportError(
-                f"--legacy-precision builds from the FP32 export with builder flags; {graph.path} is already {have.upper()}. "
-                "Build it without --legacy-precision (strongly typed), or pass the FP32 export.")
+                f"{legacy} builds from the FP32 export with builder flags; {graph.path} is already {have.upper()}. "
+                f"Build it without {legacy} (strongly typed), or pass the FP32 export.")
         if options.calib is not None:
-            raise ZoeExportError(f"--calib: {graph.path} is already {have.upper()}; a calibration set is only used to make "
-                                 "INT8 from an FP32 graph. Drop --calib.")
+            raise ZoeExportError(f"{calib}: {graph.path} is already {have.upper()}; a calibration set is only used to "
+                                 f"make INT8 from an FP32 graph. Drop {calib}.")
         return have, False
     if want == "int8" and options.calib is None:
-        raise ZoeExportError("--int8 from an FP32 graph needs a calibration set: --calib DIR (make one with: "
+        raise ZoeExportError(f"{ask} from an FP32 graph needs a calibration set: {calib} DIR (make one with: "
                              "zoe-export calib --images DIR --variant ... --output DIR), or pass a graph already "
                              "converted by zoe-export onnx --precision int8.")
     if want != "int8" and options.calib is not None:
-        raise ZoeExportError("--calib is only for --int8: drop it, or add --int8.")
+        int8 = option("--int8", "precision='int8'")
+        raise ZoeExportError(f"{calib} is only for {int8}: drop it, or add {int8}.")
     return want or "fp32", want is not None and not options.legacy_precision
 
 
