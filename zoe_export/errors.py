@@ -26,6 +26,12 @@ def option(flag: str, argument: str) -> str:
     return flag if _COMMAND_LINE.get() else argument
 
 
+def check_seed(seed) -> None:
+    """A seed is a whole number, 0 or more (numpy's generators refuse anything else with a traceback)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ZoeExportError(f"{option('--seed', 'seed=')} {seed!r}: give a whole number, 0 or more.")
+
+
 @contextlib.contextmanager
 def command_line() -> Iterator[None]:
     """Messages raised inside name command-line flags (the CLI entry points wrap their work in this)."""

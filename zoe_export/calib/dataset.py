@@ -23,7 +23,7 @@ import numpy as np
 from .. import __version__
 from .._files import current_umask, file_sha256, make_folder
 from .._log import log
-from ..errors import ZoeExportError, option
+from ..errors import ZoeExportError, check_seed, option
 
 FORMAT = "zoe-export calibration set"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
@@ -151,8 +151,7 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
     from ..io.images import read_image
 
     check_counts(count, min_count)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ZoeExportError(f"{option('--seed', 'seed=')} {seed!r}: give a whole number, 0 or more.")
+    check_seed(seed)
     root = Path(images) if images is not None else None
     candidates = _image_sources(root) if root is not None else []
     for video in videos:

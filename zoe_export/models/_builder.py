@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ZoeExportError, option
+from ..errors import ZoeExportError, check_seed, option
 from ._pretrained import (
     check_state_dict,
     checkpoint_file,
@@ -129,8 +129,8 @@ def _check_weight_options(checkpoint, weights, sha256, seed) -> None:
     if checkpoint is not None and weights is not None:
         raise ZoeExportError(f"{option('--checkpoint', 'checkpoint=')} and {option('--random-weights', 'weights=')} "
                              "exclude each other: pick one.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ZoeExportError(f"{option('--seed', 'seed=')} {seed!r}: give a whole number, 0 or more.")
+    if seed is not None:
+        check_seed(seed)
     if sha256 is not None and weights is not None:
         log.warning("%s is ignored: it pins a checkpoint file's hash, and %s uses no file.",
                     option("--sha256", "sha256="), random if isinstance(weights, str) else "weights=")
