@@ -16,7 +16,7 @@ DEMO_OUT ?= demo_out
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.zoe-export-installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-fast clean
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the development loop (under 2 minutes on 2 cores): everything but the full-size BEiT-L and `slow` tests
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not full_size and not slow"
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

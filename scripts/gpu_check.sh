@@ -67,7 +67,7 @@ if ! "$PY" -c 'import polygraphy' 2>/dev/null && ls "$WHEELS"/polygraphy-*.whl >
 fi
 export PYTHONPATH="$PYTHONPATH:$SITE"
 
-step pytest 240 "$PY" -m pytest -p no:cacheprovider -q -rs -m "cuda or gpu" tests/runtime/test_cuda_gpu.py \
+step pytest 240 "$PY" -m pytest -p no:cacheprovider -q -rs -m "cuda or gpu" tests/trt/test_cuda_gpu.py \
   tests/trt/test_gpu.py tests/runtime/test_trt_runner.py tests/runtime/test_runners.py
 step --report doctor 120 "$PY" -m zoe_export.cli.main doctor --smoke --json "$OUT/doctor.json"
 step bench 300 "$PY" -m zoe_export.cli.bench --torch fp32 --torch amp --variant M12-N --random-weights --device cuda \

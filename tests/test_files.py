@@ -8,6 +8,7 @@ from zoe_export._files import (
     atomic_output,
     check_folder_writable,
     check_writable,
+    file_sha256,
     folders_removed_on_failure,
     make_folder,
 )
@@ -62,3 +63,12 @@ def test_the_writability_probe_touches_no_existing_file(tmp_path):
         check_folder_writable(tmp_path / "out.onnx.probe", "--output")
     with pytest.raises(ZoeExportError, match="cannot write in .*is a file, not a folder"):
         check_writable(tmp_path / "out.onnx.probe" / "x.onnx")
+
+
+def test_file_sha256_is_the_sha256_of_the_bytes_across_chunks(tmp_path):
+    import hashlib
+
+    path = tmp_path / "data.bin"
+    payload = os.urandom((1 << 20) + 7)  # more than one 1 MB chunk
+    path.write_bytes(payload)
+    assert file_sha256(path) == file_sha256(str(path)) == hashlib.sha256(payload).hexdigest()

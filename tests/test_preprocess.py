@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from zoe_export.errors import ZoeExportError
 from zoe_export.preprocess import (
     Prepared,
+    flip_average,
     minimal_size,
     predict,
     prepare,
@@ -17,6 +18,7 @@ from zoe_export.preprocess import (
     resize_bilinear,
     restore,
     to_float_rgb,
+    to_uint8,
 )
 
 RESIZE_CASES = [
@@ -167,6 +169,42 @@ def test_flip_averaging_matches_hand_computation():
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-6)
     without_flip = predict(asymmetric, image, (64, 96), pad_input=True, flip=False)
     assert np.abs(without_flip - result).max() > 0.01
+
+
+def test_flip_average_is_one_call_on_the_batch_and_its_mirror():
+    batch = np.random.default_rng(5).random((2, 3, 4, 6)).astype(np.float32)
+    ramp = np.linspace(1.0, 3.0, 6, dtype=np.float32)
+    calls = []
+
+    def asymmetric(x: np.ndarray) -> np.ndarray:
+        calls.append(x.shape)
+        return x[:, :1] * ramp
+
+    averaged = flip_average(asymmetric, batch)
+    assert calls == [(4, 3, 4, 6)] and averaged.shape == (2, 1, 4, 6) and averaged.dtype == np.float32
+    expected = (batch[:, :1] * ramp + (batch[..., ::-1][:, :1] * ramp)[..., ::-1]) / 2
+    np.testing.assert_array_equal(averaged, expected)
+    with pytest.raises(ZoeExportError, match="expected \\(4, 1, 4, 6\\)"):
+        flip_average(lambda x: x, batch)  # (B, 3, H, W) back is no depth
+
+
+def test_to_uint8_clips_rounds_and_moves_channels_last():
+    batch = np.random.default_rng(6).uniform(-0.2, 1.2, (2, 3, 5, 7)).astype(np.float32)
+    batch[0, 0, 0, :3] = [0.5 / 255, 1.5 / 255, 254.4 / 255]
+    out = to_uint8(batch, "nchw")
+    assert out.shape == (2, 5, 7, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
+    # clipped, then rounded: the calibration set's formula, bit for bit
+    np.testing.assert_array_equal(out, np.clip(np.round(batch.transpose(0, 2, 3, 1) * 255.0), 0, 255).astype(np.uint8))
+    assert out[..., 0][batch[:, 0] > 1].min() == 255 and out[..., 0][batch[:, 0] < 0].max() == 0  # no wrap-around
+    assert list(out[0, 0, :3, 0]) == [0, 2, 254]  # round half to even, as np.round
+    np.testing.assert_array_equal(to_uint8(batch[1], "chw"), out[1])
+    np.testing.assert_array_equal(to_uint8(batch.transpose(0, 2, 3, 1), "nhwc"), out)
+    np.testing.assert_array_equal(to_uint8(out[1], "hwc"), out[1])  # uint8 stays as it is
+    np.testing.assert_array_equal(to_uint8(out[1].transpose(2, 0, 1), "chw"), out[1])
+    for bad, layout, word in [(batch, "hwc", "HWC"), (batch[0], "nchw", "NCHW"), (batch, "nhcw", "unknown layout"),
+                              (batch.astype(np.int32), "nchw", "dtype")]:
+        with pytest.raises(ZoeExportError, match=word):
+            to_uint8(bad, layout)
 
 
 # --------------------------------------------------------------------------- errors

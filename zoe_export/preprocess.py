@@ -75,6 +75,29 @@ def _checked_unit_float(image: np.ndarray) -> np.ndarray:
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
+_UINT8_LAYOUTS = {"nchw": (4, 1), "chw": (3, 0), "nhwc": (4, 3), "hwc": (3, 2)}  # (ndim, channel axis)
+
+
+def to_uint8(array: np.ndarray, layout: str = "nchw") -> np.ndarray:
+    """Float RGB in [0, 1] -> uint8 channels-last (NCHW -> NHWC, CHW -> HWC): clipped, rounded.
+
+    ``layout`` is the input's; uint8 input is only moved to channels-last.
+    """
+    array = np.asarray(array)
+    if layout not in _UINT8_LAYOUTS:
+        raise ZoeExportError(f"unknown layout {layout!r}; choose one of: {', '.join(_UINT8_LAYOUTS)}.")
+    ndim, channels = _UINT8_LAYOUTS[layout]
+    if array.ndim != ndim or array.shape[channels] != 3:
+        raise ZoeExportError(f"expected a {layout.upper()} RGB array, got shape {array.shape}.")
+    if layout in ("nchw", "chw"):
+        array = np.moveaxis(array, -3, -1)
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ZoeExportError(f"unsupported dtype {array.dtype}; pass float RGB in [0, 1] or uint8.")
+    return np.ascontiguousarray(np.clip(np.round(array * 255.0), 0, 255).astype(np.uint8))
+
+
 # --------------------------------------------------------------------------- size policies
 
 
@@ -312,6 +335,13 @@ def _run(fn: Callable[[np.ndarray], np.ndarray], batch: np.ndarray) -> np.ndarra
     return out
 
 
+def flip_average(fn: Callable[[np.ndarray], np.ndarray], batch: np.ndarray) -> np.ndarray:
+    """(B, 1, H, W) depth of ``batch`` averaged with that of its mirror image (flipped back); one call of ``fn``."""
+    out = _run(fn, np.ascontiguousarray(np.concatenate([batch, batch[..., ::-1]], axis=0)))
+    count = len(batch)
+    return (out[:count] + out[count:][..., ::-1]) / 2
+
+
 def predict(
     fn: Callable[[np.ndarray], np.ndarray],
     image: np.ndarray,
@@ -324,10 +354,5 @@ def predict(
 ) -> np.ndarray:
     """Official ``infer()`` recipe for any backend: returns (h, w) float32 depth in metres."""
     prepared = prepare(image, size, fit=fit, pad_input=pad_input, pad_factor=pad_factor)
-    x = prepared.batch
-    if flip:
-        out = _run(fn, np.ascontiguousarray(np.concatenate([x, x[..., ::-1]], axis=0)))
-        depth = (out[0] + out[1][..., ::-1]) / 2
-    else:
-        depth = _run(fn, x)[0]
-    return restore(depth, prepared)
+    depth = flip_average(fn, prepared.batch) if flip else _run(fn, prepared.batch)
+    return restore(depth[0], prepared)

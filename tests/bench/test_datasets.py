@@ -87,6 +87,22 @@ def test_nyu_flat_layout(nyu_flat):
     assert [sample.name for sample in dataset] == ["0001", "0002"]
 
 
+def test_nyu_flat_layout_ignores_hidden_files_and_other_formats(nyu_flat):
+    root, _ = nyu_flat
+    write_rgb(root / "rgb" / "._0001.jpg", 8, 8, 0)  # macOS metadata beside the photos
+    write_rgb(root / "rgb" / "0003.tif", 8, 8, 0)  # NYU ships .png and .jpg only
+    assert open_dataset("nyu", root).names == ["0001", "0002"]
+
+
+def test_depth_pngs_are_read_by_the_one_reader(nyu_flat):
+    from zoe_export.bench.datasets import read_depth_png
+    from zoe_export.io.images import read_depth_png16
+
+    root, depths = nyu_flat
+    assert read_depth_png is read_depth_png16
+    np.testing.assert_array_equal(open_dataset("nyu", root)[0].depth, depths["0001"].astype(np.float32) / 1000)
+
+
 def test_nyu_flat_layout_with_split(nyu_flat, tmp_path):
     root, _ = nyu_flat
     split = tmp_path / "split.txt"
@@ -123,7 +139,7 @@ def test_nyu_missing_pair_is_listed(nyu_flat):
 def test_nyu_eight_bit_depth_is_refused(nyu_flat):
     root, _ = nyu_flat
     Image.fromarray(np.full((480, 640), 20, np.uint8)).save(root / "depth" / "0001.png")
-    with pytest.raises(ZoeExportError, match="not a 16-bit"):
+    with pytest.raises(ZoeExportError, match="0001.png is a L image, not a 16-bit .*millimetres"):
         open_dataset("nyu", root)
 
 

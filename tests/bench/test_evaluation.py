@@ -274,3 +274,23 @@ def test_load_reference_json(tmp_path):
         load_reference(path)
     with pytest.raises(ZoeExportError, match="does not exist"):
         load_reference(tmp_path / "missing.json")
+
+
+def test_model_resolution_predict_flip_averages_at_the_model_size():
+    from types import SimpleNamespace
+
+    from zoe_export import preprocess
+    from zoe_export.bench.eval_run import model_resolution_predict
+
+    ramp = np.linspace(1.0, 3.0, 64, dtype=np.float32)  # left-right asymmetric, so the flip shows
+    calls = []
+
+    def infer_batch(x):
+        calls.append(x.shape)
+        return x[:, :1] * ramp + 1.0
+
+    rgb = np.random.default_rng(2).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    depth = model_resolution_predict(SimpleNamespace(size=(32, 64), fit="stretch", infer_batch=infer_batch))(rgb)
+    x = preprocess.prepare(rgb, (32, 64), pad_input=False).batch
+    assert calls == [(2, 3, 32, 64)] and depth.shape == (32, 64)
+    np.testing.assert_array_equal(depth, (infer_batch(x)[0, 0] + infer_batch(x[..., ::-1])[0, 0][..., ::-1]) / 2)

@@ -4,8 +4,9 @@ import pytest
 from fakes import EngineSpec, install
 
 from zoe_export.bench.timing import STAGES, TrtTimer, summarize
-from zoe_export.runtime import DepthEngine, TrtRunner, cuda
-from zoe_export.runtime.depth_engine import ModelInput
+from zoe_export.runtime import DepthEngine, TrtRunner
+from zoe_export.card import ModelCard
+from zoe_export.trt import cuda
 
 NOTHING_LIVE = {"device": 0, "host": 0, "streams": 0, "events": 0, "graphs": 0, "graph_execs": 0}
 
@@ -18,7 +19,7 @@ def fakes(monkeypatch):
 def test_the_tensorrt_timer_splits_copies_and_compute_with_cuda_events(fakes):
     spec = EngineSpec(height=32, width=64)
     image = (np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)
-    engine = DepthEngine(TrtRunner(spec.serialize()), model=ModelInput("image", 32, 64, "float-nchw", None))
+    engine = DepthEngine(TrtRunner(spec.serialize()), model=ModelCard.for_input("image", 32, 64, "float-nchw", None))
     with engine:
         timer = TrtTimer(engine, [image])
         iterations = [timer.iteration(2) for _ in range(3)]

@@ -128,3 +128,12 @@ def test_frames_are_sampled_from_videos(tmp_path):
     assert manifest["count"] == 3 and sorted(s["frame"] for s in manifest["sources"]) == [0, 30, 60]
     sample = CalibrationSet(tmp_path / "set").sample(0)
     assert sample[0].mean() > 0.7 and sample[0].mean() > sample[2].mean()  # RGB order, not BGR
+
+
+def test_hidden_files_and_folders_are_no_candidates(photos, tmp_path):
+    (photos / ".thumbnails").mkdir()
+    for hidden in (photos / ".thumbnails" / "p0.jpg", photos / "sub" / ".p9.jpg"):
+        Image.fromarray(np.zeros((60, 60, 3), np.uint8)).save(hidden)
+    manifest = _build(photos, tmp_path / "h", count=20, min_count=2)
+    assert manifest["count"] == 7 and all("thumbnails" not in s["source"] and ".p9" not in s["source"]
+                                          for s in manifest["sources"])

@@ -61,6 +61,7 @@ def files(tmp_path_factory):
 
 # ------------------------------------------------------------------- 1. a failed check fails the command
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra, fails", [
     (["--seed", "3", "--reference-mismatch-ok"], True),  # other weights, compared anyway: REL far out of bound
     ([], False),  # the same weights: passes
@@ -76,6 +77,7 @@ def test_parity_outside_its_bound_fails_zoe_bench(extra, fails, tiny_onnx, tmp_p
         assert "REFERENCE MISMATCH" in out.out and "REFERENCE MISMATCH" in (tmp_path / "report.md").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reference, differs", [
     (["--variant", "test-N", "--random-weights", "--seed", "3"], "random_seed 0 (the reference: 3)"),
     (["--variant", "test-K", "--random-weights"], "variant test-N (the reference: test-K)"),
@@ -90,6 +92,7 @@ def test_a_reference_of_other_weights_is_refused_before_timing(reference, differ
     assert code == 1 and differs in _one_line_error(out) and "--reference-mismatch-ok" in out.err
 
 
+@pytest.mark.slow
 def test_skipped_rows_say_why_in_the_console(tiny_onnx, capsys):
     code, out = _run(bench_main, ["--onnx", str(tiny_onnx("test-N")), "--batch-sizes", "1,2", "--iters", "2"], capsys)
     assert code == 0
@@ -99,6 +102,7 @@ def test_skipped_rows_say_why_in_the_console(tiny_onnx, capsys):
 
 # ------------------------------------------------------------- 2. success is printed only for what is true
 
+@pytest.mark.slow
 def test_every_path_printed_exists_where_it_says(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out = _run(main, ["onnx", *RANDOM, "--precision", "fp16", "--output", "sub/n16.onnx"], capsys)
@@ -130,6 +134,7 @@ def test_a_keep_precision_pattern_that_selects_nothing_is_an_error(tiny_onnx, ti
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv, ignored", [
     (["--random-weights", "--sha256", "ab" * 32], "--sha256 is ignored"),
     (["--checkpoint", "{ckpt}", "--seed", "4"], "--seed is ignored"),
@@ -143,6 +148,7 @@ def test_an_ignored_option_says_so(argv, ignored, tmp_path, capsys):
     assert code == 0 and ignored in out.err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv, ignored", [
     (["--provider", "cuda", "--torch", *RANDOM], "--provider is ignored"),
     (["--reference", "onnx:x.onnx", "--torch", *RANDOM], "--reference is ignored"),
@@ -154,6 +160,7 @@ def test_an_ignored_bench_option_says_so(argv, ignored, capsys):
 
 # ------------------------------------------------ 3. never touch a user's file; take back the folders made
 
+@pytest.mark.slow
 def test_the_writability_probe_leaves_a_users_probe_file_alone(tmp_path, capsys):
     for name in ("n.onnx.probe", "n_fp16.onnx.probe"):
         (tmp_path / name).write_text("mine")
@@ -164,8 +171,9 @@ def test_the_writability_probe_leaves_a_users_probe_file_alone(tmp_path, capsys)
 
 @pytest.mark.parametrize("command", [
     ["onnx", "--variant", "test-K", "--checkpoint", "{nan}", "--output", "{new}/x.onnx"],  # fails loading
-    ["onnx", *RANDOM, "--precision", "int8", "--calib", "{calib}", "--keep-precision", "typo*",
-     "--output", "{new}/x.onnx"],  # fails in the precision stage, after the FP32 export
+    pytest.param(["onnx", *RANDOM, "--precision", "int8", "--calib", "{calib}", "--keep-precision", "typo*",
+                  "--output", "{new}/x.onnx"],  # fails in the precision stage, after the FP32 export
+                 marks=pytest.mark.slow),
     ["predict", *RANDOM, "--image", "{bomb}", "--output", "{new}"],  # fails reading the image
     ["calib", "--variant", "test-N", "--images", "{few}", "--min-count", "3", "--count", "4",
      "--output", "{new}/set"],  # fails after preprocessing: too few usable images

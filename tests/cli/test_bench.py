@@ -13,6 +13,7 @@ def _run(argv, capsys):
     return code, capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_backends_in_the_order_given_with_report_files(tiny_onnx, tmp_path, capsys):
     code, out = _run(["--onnx", str(tiny_onnx("test-N")), "--torch", "--variant", "test-N", "--random-weights",
                       "--iters", "3", "--parity", "--profile", "--output", str(tmp_path)], capsys)
@@ -52,6 +53,7 @@ def test_parity_without_a_model_for_the_reference(tiny_onnx, capsys):
     assert code == 1 and "--reference onnx:FP32.onnx" in out.err
 
 
+@pytest.mark.slow
 def test_parity_against_an_onnx_reference(tiny_onnx, tiny_converted, tmp_path, capsys):
     code, _ = _run(["--onnx", str(tiny_converted("fp16")), "--iters", "2", "--parity", "--reference",
                     f"onnx:{tiny_onnx('test-N')}", "--output", str(tmp_path)], capsys)

@@ -47,6 +47,7 @@ def test_everything_required_ok_is_exit_0_and_optional_gaps_do_not_matter(monkey
     assert diagnose().ok and not diagnose(smoke=True).ok  # --smoke needs torch to export the tiny model
 
 
+@pytest.mark.slow
 def test_smoke_builds_both_engines_and_fails_when_they_disagree_with_onnx_runtime(monkeypatch, tmp_path, capsys):
     """TensorRT faked: its 'engines' compute the channel mean + 1, not the model, so parity must fail."""
     fakes = install(monkeypatch)

@@ -12,9 +12,20 @@ from zoe_export.io import images
 def test_help_is_instant_and_needs_no_torch():
     code = ("import sys; from zoe_export.cli.main import build_parser; build_parser().format_help(); "
             "from zoe_export.cli.bench import build_parser as b; b().format_help(); "
-            "print('torch' in sys.modules)")
+            "from zoe_export.cli.bench_eval import build_parser as e; e().format_help(); "
+            "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime', 'tensorrt') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["trt", "--help"], ["onnx", "--help"], ["demo", "--help"]])
+def test_subcommand_help_imports_no_heavy_module(argv):
+    code = ("import sys; from zoe_export.cli.main import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime', 'tensorrt') if m in sys.modules), "
+            "file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    assert "usage: zoe-export" in out.stdout and out.stderr.strip() == "[]"
 
 
 def test_predict_writes_depth_pictures_and_a_summary(tmp_path, capsys):
@@ -33,6 +44,7 @@ def test_predict_writes_depth_pictures_and_a_summary(tmp_path, capsys):
     assert "RANDOM" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_demo_runs_on_random_weights_when_no_checkpoint_is_cached(tmp_path, capsys):
     assert main(["demo", "--variant", "test-NK", "--output", str(tmp_path), "--no-flip"]) == 0
     out = capsys.readouterr()
@@ -58,6 +70,7 @@ def test_variants_lists_the_registry(capsys):
     assert "M12-NK" in out and "384x768" in out and "test-N" not in out
 
 
+@pytest.mark.slow
 def test_onnx_command_exports_and_reports_verification(tmp_path, capsys):
     out = tmp_path / "n.onnx"
     assert main(["onnx", "--variant", "test-N", "--random-weights", "--output", str(out)]) == 0
@@ -121,6 +134,7 @@ def test_calib_command_refuses_bad_input(argv, message, tmp_path, capsys, monkey
     assert not (tmp_path / "set").exists()
 
 
+@pytest.mark.slow
 def test_calib_synthetic_then_onnx_int8_end_to_end(tmp_path, capsys):
     calib = tmp_path / "set"
     assert main(["calib", "--synthetic", "6", "--variant", "test-N", "--count", "6", "--min-count", "4",
@@ -134,6 +148,7 @@ def test_calib_synthetic_then_onnx_int8_end_to_end(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n_int8.onnx", "n_int8.onnx.json", "n_int8.onnx.parity.png", "set"]
 
 
+@pytest.mark.slow
 def test_onnx_fp16_command_reports_islands_and_parity(tmp_path, capsys):
     out = tmp_path / "nk_fp16.onnx"
     assert main(["onnx", "--variant", "test-NK", "--random-weights", "--precision", "fp16", "--output", str(out)]) == 0

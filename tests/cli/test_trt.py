@@ -82,8 +82,21 @@ def test_a_build_reports_the_engine(tiny_converted, tmp_path, capsys, machine, m
     out = capsys.readouterr().out
     assert f"engine   {tmp_path / 'e' / 'n_fp16.engine'} (0 MB): fp16, strongly-typed, built in" in out
     assert "NVIDIA H200 (compute capability 9.0), TensorRT 10.13.2.6" in out
-    assert "input    image [1, 3, 64, 96] float32" in out and "fp16_islands" in out
+    assert "input    image [1, 3, 64, 96] float32" in out and "fp16 islands layer_norm" in out
     assert main(argv) == 0 and "reused" in capsys.readouterr().out
+
+
+def test_a_build_that_converts_first_reports_the_conversion(tiny_onnx, tmp_path, capsys, machine, monkeypatch):
+    machine(H200)
+    monkeypatch.setattr(build_module, "loader_chain", lambda plan, progress=None: lambda: b"engine")
+    argv = ["trt", "--onnx", str(tiny_onnx("test-N")), "--fp16", "--backend", "builtin",
+            "--output", str(tmp_path / "n_fp16.engine"), "--cache-dir", str(tmp_path / "cache")]
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "n_fp16.onnx.json").is_file()  # the converted graph beside the engine: its figures printed
+    assert out.index("parity   fp16 passed") < out.index(f"engine   {tmp_path / 'n_fp16.engine'}")
+    assert main(argv) == 0 and "parity" not in capsys.readouterr().out  # reused: nothing was converted
 
 
 def test_an_engine_output_that_is_a_folder_is_refused(tiny_onnx, tmp_path, capsys, machine):

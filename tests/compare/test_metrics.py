@@ -42,3 +42,11 @@ def test_missing_output_and_shape_mismatch_fail():
     ref = {"metric_depth": np.ones((1, 1, 2, 2)), "domain_logits": np.ones((1, 2))}
     results = compare_outputs({"metric_depth": np.ones((1, 1, 2, 3))}, ref, FP32)
     assert [r.passed for r in results] == [False, False]
+
+
+def test_a_nan_reference_fails_compare_outputs():
+    ref = np.ones((1, 1, 2, 2))
+    ref[0, 0, 0, 0] = np.nan  # every prediction is finite, REL is NaN: it used to pass
+    loose = Tolerance(max_rel=0.1, min_delta1=0.0, max_logit_rel=1.0)
+    [result] = compare_outputs({"metric_depth": np.ones((1, 1, 2, 2))}, {"metric_depth": ref}, loose)
+    assert result.failures == ["metric_depth: REL nan > 0.1"]

@@ -326,7 +326,8 @@ class FakeTensorRT:
 
 def install(monkeypatch, devices: int = 1) -> SimpleNamespace:
     """Point the runner's lazy imports at fresh fakes; returns them (``.cudart``, ``.trt``)."""
-    from zoe_export.runtime import cuda, trt_runner
+    from zoe_export.runtime import trt_runner
+    from zoe_export.trt import cuda
 
     cudart = FakeCudart(devices)
     trt = FakeTensorRT(cudart)

@@ -7,7 +7,11 @@ from PIL import Image
 
 from zoe_export.errors import ZoeExportError
 from zoe_export.io.images import (
+    IMAGE_SUFFIXES,
     colorize_depth,
+    colorize_error,
+    list_images,
+    parity_panel,
     read_depth_png16,
     read_image,
     side_by_side,
@@ -42,6 +46,25 @@ def test_png16_invalid_depth_becomes_zero_and_large_is_clipped(tmp_path):
     path = tmp_path / "depth.png"
     write_depth_png16(path, depth)
     np.testing.assert_allclose(read_depth_png16(path), [[0.0, 0.0, 0.0, 2.0, 65.535]], atol=1e-6)
+
+
+def test_png16_reader_scale_and_refusals_name_the_file(tmp_path):
+    path = tmp_path / "kitti.png"
+    Image.fromarray(np.array([[0, 256, 512]], np.uint16)).save(path)
+    np.testing.assert_array_equal(read_depth_png16(path, scale=256.0), [[0.0, 1.0, 2.0]])
+    with pytest.raises(ZoeExportError, match="scale must be positive"):
+        read_depth_png16(path, scale=0)
+    eight_bit, colour, broken = tmp_path / "8bit.png", tmp_path / "colour.png", tmp_path / "broken.png"
+    Image.fromarray(np.full((4, 4), 20, np.uint8)).save(eight_bit)
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(colour)
+    broken.write_bytes(b"\x89PNG not really")
+    for bad in (eight_bit, colour):
+        with pytest.raises(ZoeExportError, match=f"{bad.name} is a (L|RGB) image, not a 16-bit .*metres x 256"):
+            read_depth_png16(bad, 256.0, "metres x 256")
+    with pytest.raises(ZoeExportError, match="cannot read depth PNG .*broken.png"):
+        read_depth_png16(broken)
+    with pytest.raises(ZoeExportError, match="absent.png does not exist"):
+        read_depth_png16(tmp_path / "absent.png")
 
 
 # --------------------------------------------------------------------------- colourised depth
@@ -143,6 +166,37 @@ def test_side_by_side_width_and_height():
 def test_side_by_side_label_count_must_match():
     with pytest.raises(ZoeExportError, match="one per image"):
         side_by_side([np.zeros((4, 4, 3), np.uint8)], labels=["a", "b"])
+
+
+def test_parity_panel_colours_both_depths_on_the_reference_range_and_states_the_error_range():
+    reference = _ramp_depth()
+    depth = reference * 2  # far beyond the reference's range: clipped to its far colour, not rescaled
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    panel = parity_panel(rgb, reference[None, None], depth, ("input", "ref", "got"), error_range=(1e-8, 1e-2))
+    plain = side_by_side(
+        [rgb, colorize_depth(reference, 0.5, 8.0), colorize_depth(depth, 0.5, 8.0),
+         colorize_error(np.abs(depth - reference) / reference, 1e-8, 1e-2)],
+        ["input", "ref", "got", "relative error, log 1e-8..1e-2"])
+    np.testing.assert_array_equal(panel, plain)
+    default = parity_panel(rgb, reference, depth)
+    assert default.shape == panel.shape and not np.array_equal(default, panel)  # label "log 1e-6..1e-1"
+    with pytest.raises(ZoeExportError, match="3 labels"):
+        parity_panel(rgb, reference, depth, ("a", "b"))
+    with pytest.raises(ZoeExportError, match="shape"):
+        parity_panel(rgb, reference, depth[:, :5])
+
+
+# --------------------------------------------------------------------------- image folders
+
+
+def test_list_images_is_sorted_recursive_and_skips_hidden_and_other_files(tmp_path):
+    for name in ["b.JPG", "a.png", "sub/c.webp", "sub/.hidden.png", ".thumbs/d.png", "notes.txt", "dir.png/e.bmp"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    found = [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)]
+    assert found == ["a.png", "b.JPG", "dir.png/e.bmp", "sub/c.webp"]  # a folder named *.png is no image
+    assert [p.name for p in list_images(tmp_path, frozenset({".png"}), recursive=False)] == ["a.png"]
+    assert list_images(tmp_path / "absent") == [] and ".tiff" in IMAGE_SUFFIXES
 
 
 # --------------------------------------------------------------------------- synthetic scene

@@ -1,9 +1,11 @@
 """Generated scenes: the demo room, and varied photos of it for smoke-run calibration."""
 import numpy as np
+import pytest
 
 from zoe_export.io.synthetic import demo_scene, scene_variants
 
 
+@pytest.mark.slow
 def test_scene_variants_are_deterministic_and_varied():
     a, b = scene_variants(4, seed=3), scene_variants(4, seed=3)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))

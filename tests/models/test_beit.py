@@ -109,7 +109,7 @@ def test_attention_matches_a_naive_reference():
 @pytest.mark.parametrize("size", [(64, 96), (96, 64), (128, 128)])
 def test_encoder_grid_follows_the_input_size(size):
     from zoe_export.models import build_model, get_variant
-    from zoe_export.models._builder import ModelOptions
+    from zoe_export.models import ModelOptions
 
     variant = get_variant("test-N")
     model = build_model(variant, ModelOptions.resolve(variant, *size))

@@ -25,6 +25,13 @@ def _randomize(module, scale=0.5, seed=0):
     return module
 
 
+def _official_mlp(weights, x):
+    """The attractor MLP as the official checkpoint lays it out: ``_net.0`` and ``_net.2``, 1x1 convs, ReLU between."""
+    conv = torch.nn.functional.conv2d
+    hidden = torch.relu(conv(x, weights["_net.0.weight"], weights["_net.0.bias"]))
+    return conv(hidden, weights["_net.2.weight"], weights["_net.2.bias"])
+
+
 def test_attractor_function_is_inverse_with_alpha_300():
     dx = torch.linspace(-3, 3, 601, dtype=torch.float64)
     torch.testing.assert_close(inv_attractor(dx), dx / (1 + 300 * dx ** 2))
@@ -37,7 +44,7 @@ def test_softplus_attractor_moves_centres_by_the_mean_pull():
     emb, prev = torch.randn(2, 16, 6, 8), torch.randn(2, 16, 3, 4)
     centers = torch.rand(2, 16, 3, 4) * 5
     new, metres = layer(emb, centers, prev)
-    a = torch.nn.functional.softplus(layer._net[:3](emb + upsample(prev, (6, 8))))
+    a = torch.nn.functional.softplus(_official_mlp(layer.state_dict(), emb + upsample(prev, (6, 8))))
     c = upsample(centers, (6, 8))
     pull = torch.stack([inv_attractor(a[:, i:i + 1] - c) for i in range(4)]).mean(0)
     torch.testing.assert_close(new, c + pull)
@@ -48,13 +55,14 @@ def test_normed_attractor_uses_only_even_channels():
     layer = _randomize(AttractorLayer(K_HEAD, n_attractors=2))
     emb, prev, centers = torch.randn(1, 16, 4, 4), torch.randn(1, 16, 2, 2), torch.rand(1, 16, 2, 2)
     before = layer(emb, centers, prev)
-    with torch.no_grad():  # change only the odd output channels: nothing may move
-        layer._net[2].weight[1::2] += 3.0
-        layer._net[2].bias[1::2] -= 1.0
+    weights = layer.state_dict()  # change only the odd output channels: nothing may move
+    weights["_net.2.weight"][1::2] += 3.0
+    weights["_net.2.bias"][1::2] -= 1.0
+    layer.load_state_dict(weights)
     after = layer(emb, centers, prev)
     torch.testing.assert_close(after[0], before[0], rtol=0, atol=0)
-    with torch.no_grad():
-        layer._net[2].bias[0::2] += 0.5
+    weights["_net.2.bias"][0::2] += 0.5
+    layer.load_state_dict(weights)
     assert not torch.allclose(layer(emb, centers, prev)[0], before[0])
 
 

@@ -156,6 +156,7 @@ def test_random_weights_are_seeded():
     assert torch.equal(a["conditional_log_binomial.nyu.log_binomial_transform.k_idx"].flatten(), torch.arange(16))
 
 
+@pytest.mark.slow
 def test_exports_with_a_dynamic_batch_and_keeps_per_sample_routing():
     """No host-side data-dependent branch: torch.export captures the whole NK graph, routing included."""
     state = routing_nk_state()

@@ -1,15 +1,17 @@
 """convert_precision: FP16 and INT8 graphs measured, stamped, written whole or not at all."""
+import dataclasses
 import json
 
 import onnx
 import pytest
 
 from zoe_export.calib import SetSpec, build_calibration_set
-from zoe_export.compare import metrics
+from zoe_export.compare.tolerance import Tolerance
 from zoe_export.errors import ZoeExportError
-from zoe_export.export import read_metadata
+from zoe_export.export import read_card
 from zoe_export.io import images
 from zoe_export.precision import PrecisionOptions, convert_precision
+from zoe_export.registry.precisions import get_precision, registered
 
 from helpers import write_images
 
@@ -25,9 +27,12 @@ def test_fp16_conversion_measures_writes_and_stamps(tiny_onnx, tmp_path, capsys)
     assert manifest["parity_onnxruntime_fp16_graph"]["passed"] is None  # informational only
     assert [i["name"] for i in manifest["plan"]["islands"]] == [
         "layer_norm", "attention_softmax", "attractors", "conditional_log_binomial", "metric_depth_sum"]
-    meta = read_metadata(out)
-    assert meta["precision"] == "fp16" and meta["variant"] == "test-N" and "attractors" in meta["fp16_islands"]
-    assert "fp16 passed" in capsys.readouterr().out
+    card = read_card(out)
+    assert card.precision == "fp16" and card.variant == "test-N" and "attractors" in card.fp16_islands
+    assert card.source_precision == "fp32" and card.measured_rel == pytest.approx(parity["overall"]["rel"], rel=1e-3)
+    assert card == manifest["card"] and card.to_dict() == json.loads((tmp_path / "n_fp16.onnx.json").read_text())["card"]
+    assert card.reference == manifest["reference"] == "the FP32 graph in ONNX Runtime (graph optimisations off)"
+    assert not capsys.readouterr().out  # library code prints nothing
     picture = images.read_image(tmp_path / manifest["picture"])  # input | FP32 | FP16 | error
     assert picture.shape[0] >= 64 and picture.shape[1] >= 4 * 96
 
@@ -38,9 +43,9 @@ def test_a_converted_graph_is_never_converted_again(tiny_onnx, tmp_path):
         convert_precision(tmp_path / "h.onnx", tmp_path / "h2.onnx", PrecisionOptions("fp16", backend="builtin"))
 
 
-def test_failed_parity_writes_nothing(tiny_onnx, tmp_path, monkeypatch):
-    monkeypatch.setitem(metrics.PRECISIONS, "fp16", metrics.Tolerance(max_rel=1e-9, min_delta1=1.0, max_logit_rel=0.0))
-    with pytest.raises(ZoeExportError, match="parity failed, nothing written"):
+def test_failed_parity_writes_nothing(tiny_onnx, tmp_path):
+    strict = dataclasses.replace(get_precision("fp16"), tolerance=Tolerance(max_rel=1e-9, min_delta1=1.0, max_logit_rel=0.0))
+    with registered(strict), pytest.raises(ZoeExportError, match="parity failed, nothing written"):
         convert_precision(tiny_onnx("test-N"), tmp_path / "bad.onnx", PrecisionOptions("fp16", backend="builtin"))
     assert not any(tmp_path.iterdir())
 
@@ -65,6 +70,7 @@ def test_int8_conversion_with_nk_routing(high_precision, tiny_onnx, tiny_calib, 
         assert scales and all(s.data_type == onnx.TensorProto.FLOAT16 for s in scales)
 
 
+@pytest.mark.slow
 def test_the_budget_search_returns_a_smaller_int8_set_for_a_tighter_budget(tiny_onnx, tiny_calib, tmp_path):
     def int8_groups(budget):
         options = PrecisionOptions("int8", calib=tiny_calib, calib_method="max", max_rel_drift=budget, backend="builtin")
@@ -85,7 +91,7 @@ def test_the_budget_search_returns_a_smaller_int8_set_for_a_tighter_budget(tiny_
     (PrecisionOptions("fp16", max_rel_drift=0.01), "INT8 options"),
     (PrecisionOptions("int8", calib="x", max_rel_drift=2.0), "between 0 and 1"),
     (PrecisionOptions("int8", calib="x", high_precision="bf16"), "fp32 or fp16"),
-    (PrecisionOptions("bf16"), "fp32, fp16 or int8"),
+    (PrecisionOptions("bf16"), "choose one of fp32, fp16, int8"),
     (PrecisionOptions("fp16", backend="tensorrt"), "auto, modelopt, builtin"),
 ])
 def test_bad_options_fail_before_any_work(options, message, tiny_onnx, tmp_path):
@@ -101,6 +107,7 @@ def test_a_calibration_set_for_another_input_size_is_refused(tiny_onnx, tmp_path
         convert_precision(tiny_onnx("test-N"), tmp_path / "x.onnx", PrecisionOptions("int8", calib=tmp_path / "big", backend="builtin"))
 
 
+@pytest.mark.slow
 def test_uint8_frames_and_dynamic_batch_convert_too(tmp_path, tiny_calib):
     from zoe_export.export import ExportOptions, export_onnx
     from zoe_export.models import load_model

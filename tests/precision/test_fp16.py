@@ -94,6 +94,7 @@ def low_temperature_k(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_without_islands_fp16_breaks_and_with_them_it_holds(low_temperature_k, tmp_path):
     reference = _run(low_temperature_k, tmp_path)
     results = {}

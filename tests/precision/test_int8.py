@@ -62,6 +62,7 @@ def test_max_calibration_streams_and_finds_the_true_range(tiny_onnx, tiny_calib)
         assert ranges[t] == pytest.approx((min(float(s[t].min()) for s in seen), max(float(s[t].max()) for s in seen)))
 
 
+@pytest.mark.slow
 def test_calibration_memory_does_not_grow_with_the_sample_count(tiny_onnx):
     model = onnx.load(tiny_onnx("test-N"))
     tensors = activation_inputs(model, select_int8(model).quantize)

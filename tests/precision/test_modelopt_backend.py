@@ -30,6 +30,7 @@ def test_modelopt_reads_our_cache(tmp_path):
     assert import_scales_from_calib_cache(str(tmp_path / "c.cache")) == pytest.approx({"x_scale": 0.01})
 
 
+@pytest.mark.slow
 @needs_modelopt
 def test_autocast_keeps_our_islands_and_is_measured_on_what_it_wrote(tiny_onnx, tmp_path):
     out = tmp_path / "n_fp16.onnx"
@@ -43,6 +44,7 @@ def test_autocast_keeps_our_islands_and_is_measured_on_what_it_wrote(tiny_onnx, 
     assert 0.8 * len(planned.fp16_nodes) <= manifest["plan"]["fp16_nodes"] <= len(planned.fp16_nodes)
 
 
+@pytest.mark.slow
 @needs_modelopt
 def test_modelopt_int8_quantizes_exactly_our_selection(tiny_onnx, tiny_calib, tmp_path):
     out = tmp_path / "n_int8.onnx"

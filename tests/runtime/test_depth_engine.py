@@ -9,7 +9,8 @@ from zoe_export.errors import ZoeExportError
 from zoe_export.export import ExportOptions, ExportWrapper, export_onnx
 from zoe_export.models import load_model
 from zoe_export.runtime import OnnxrtRunner, TorchRunner
-from zoe_export.runtime.depth_engine import DepthEngine, ModelInput
+from zoe_export.card import ModelCard
+from zoe_export.runtime.depth_engine import DepthEngine
 from zoe_export.trt import Gpu, TrtEnvironment
 from zoe_export.trt import environment as trt_environment
 from zoe_export.trt.manifest import FORMAT, write_manifest
@@ -38,11 +39,14 @@ def test_an_onnx_file_runs_through_onnx_runtime(tiny_onnx, torch_depth):
     assert not engine.runner.is_active
 
 
+@pytest.mark.slow
 def test_uint8_frames_and_a_dynamic_batch(tiny_n, tmp_path, torch_depth):
     path = tmp_path / "u8.onnx"
     export_onnx(tiny_n, path, ExportOptions(batch=None, input_format="uint8-nhwc", verify=False))
     engine = DepthEngine(path)
-    assert engine.model == ModelInput("image", 64, 96, "uint8-nhwc", None, "stretch")
+    card = engine.model  # the graph's card, read from its metadata
+    assert (card.variant, card.input_name, card.size, card.input_format, card.batch, card.fit) == (
+        "test-N", "image", (64, 96), "uint8-nhwc", None, "stretch")
     depth = engine.predict(IMAGE)  # activates on first use
     engine.close()
     # the model sees the prepared image rounded to uint8: close to the float path, not identical
@@ -52,7 +56,7 @@ def test_uint8_frames_and_a_dynamic_batch(tiny_n, tmp_path, torch_depth):
 def test_any_runner_works_and_its_input_is_read_from_its_specs(tiny_n, torch_depth):
     wrapper = ExportWrapper(tiny_n, "float-nchw")
     engine = DepthEngine(TorchRunner(wrapper, [wrapper.input_spec(None)], wrapper.output_names))
-    assert engine.model == ModelInput("image", 64, 96, "float-nchw", None)
+    assert engine.model == ModelCard.for_input("image", 64, 96, "float-nchw", None)
     np.testing.assert_array_equal(engine.predict(IMAGE), torch_depth)
 
 
@@ -62,7 +66,7 @@ def test_run_needs_device_arrays_and_tensorrt(tiny_onnx):
 
 
 def test_unknown_files_are_refused(tmp_path):
-    with pytest.raises(ZoeExportError, match=r"\.engine, \.plan.*\.onnx"):
+    with pytest.raises(ZoeExportError, match=r"no backend opens \.pt.*\.onnx.*\.engine"):
         DepthEngine(tmp_path / "model.pt")
     with pytest.raises(ZoeExportError, match="does not exist.*zoe-export trt"):
         DepthEngine(tmp_path / "missing.engine")
@@ -112,3 +116,12 @@ print(sorted(m for m in ('torch', 'tensorrt', 'cuda') if m in sys.modules))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_uint8_model_input_is_clipped_not_wrapped():
+    from types import SimpleNamespace
+
+    engine = SimpleNamespace(model=SimpleNamespace(input_format="uint8-nhwc"))
+    batch = np.array([-0.1, 0.5, 1.0, 1.2], np.float32).reshape(1, 1, 1, 4).repeat(3, axis=1)
+    feed = DepthEngine.to_model_input(engine, batch)  # > 1 used to wrap around (1.2 -> 50)
+    assert feed.shape == (1, 1, 4, 3) and feed[0, 0, :, 0].tolist() == [0, 128, 255, 255]

@@ -1,57 +1,54 @@
-"""One conformance suite, run against every runner: PyTorch and ONNX Runtime everywhere, TensorRT where
-TensorRT, cuda-python and a GPU are present (collected everywhere, skipped with the reason elsewhere)."""
+"""One conformance suite, run against every registered backend: PyTorch and ONNX Runtime everywhere, TensorRT where
+TensorRT, cuda-python and a GPU are present (collected everywhere, skipped with the reason elsewhere). A backend
+added to the registry (zoe_export.registry.backends) is picked up here without a change to this file."""
 import numpy as np
 import pytest
 
+from zoe_export._lazy import resolve
 from zoe_export.errors import ZoeExportError
-from zoe_export.export import ExportOptions, ExportWrapper, export_onnx
-from zoe_export.models import load_model
-from zoe_export.runtime import OnnxrtRunner, TorchRunner
+from zoe_export.registry import list_backends
+
+pytestmark = pytest.mark.slow  # the module's graph: a test-NK export of about 10 s
 
 
 @pytest.fixture(scope="module")
-def tiny_nk():
-    return load_model("test-NK", weights="random")
+def onnx_file(tmp_path_factory):
+    from zoe_export.export import ExportOptions, export_onnx
+    from zoe_export.models import load_model
 
-
-@pytest.fixture(scope="module")
-def onnx_file(tiny_nk, tmp_path_factory):
     path = tmp_path_factory.mktemp("onnx") / "nk.onnx"
-    export_onnx(tiny_nk, path, ExportOptions(batch=None, verify=False))
+    export_onnx(load_model("test-NK", weights="random"), path, ExportOptions(batch=None, verify=False))
     return path
 
 
-def _torch(tiny_nk, onnx_file):
-    wrapper = ExportWrapper(tiny_nk, "float-nchw")
-    return TorchRunner(wrapper, [wrapper.input_spec(None)], wrapper.output_names)
+def _open(backend, onnx_file):
+    """The backend's runner on the test-NK model (seeded random weights, dynamic batch)."""
+    try:
+        backend.require()
+        if backend.opens == "variant":
+            return backend.open("test-NK", weights="random")
+        if ".onnx" in backend.suffixes:
+            return backend.open(onnx_file)
+        if backend.from_onnx is None:
+            pytest.fail(f"backend {backend.name} opens {backend.suffixes}: give it from_onnx so it can be tested")
+        made = resolve(backend.from_onnx)(onnx_file, onnx_file.parent / backend.name, batch_profile=(1, 2, 4))
+    except ZoeExportError as exc:
+        if backend.device == "cpu":
+            raise
+        pytest.skip(f"the {backend.label} runner: {exc}")
+    return backend.open(made)
 
 
-def _onnxrt(tiny_nk, onnx_file):
-    return OnnxrtRunner(onnx_file)
-
-
-def _tensorrt(tiny_nk, onnx_file):
-    from zoe_export.runtime.trt_runner import TrtRunner
-    from zoe_export.trt import BuildOptions, EngineCache, build_engine, probe_environment
-
-    env = probe_environment()
-    if env.missing():
-        pytest.skip(f"the TensorRT runner needs {', '.join(env.missing())}")
-    options = BuildOptions(output=onnx_file.with_name("nk.engine"), batch_profile=(1, 2, 4))
-    manifest = build_engine(onnx_file, options, env=env, cache=EngineCache(onnx_file.parent / "cache"))
-    return TrtRunner(manifest["path"])
-
-
-RUNNERS = {"torch": _torch, "onnxruntime": _onnxrt, "tensorrt": _tensorrt}
 #: agreement with PyTorch FP32: ONNX Runtime runs the same FP32 maths in another order; TensorRT picks its
 #: own FP32 kernels (TF32 off), a looser order still (the FP32 bound on whole images is zoe-bench --parity's)
-AGREEMENT_RTOL = {"onnxruntime": 1e-5, "tensorrt": 1e-4}
+AGREEMENT_RTOL = {"onnxruntime": 1e-5}
+DEFAULT_RTOL = 1e-4
+BACKENDS = [pytest.param(b, id=b.name, marks=[pytest.mark.gpu] if b.device != "cpu" else []) for b in list_backends()]
 
 
-@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.gpu) if name == "tensorrt" else name
-                        for name in sorted(RUNNERS)])
-def runner(request, tiny_nk, onnx_file):
-    return RUNNERS[request.param](tiny_nk, onnx_file)
+@pytest.fixture(params=BACKENDS)
+def runner(request, onnx_file):
+    return _open(request.param, onnx_file)
 
 
 def _batch(n=2):
@@ -86,10 +83,13 @@ def test_input_checks(runner, feed, match):
         runner.infer(feed)
 
 
-@pytest.mark.parametrize("other", [pytest.param("tensorrt", marks=pytest.mark.gpu), "onnxruntime"])
-def test_runners_agree_with_pytorch(other, tiny_nk, onnx_file):
+@pytest.mark.parametrize("other", [b for b in BACKENDS if b.values[0].name != "torch"])
+def test_runners_agree_with_pytorch(other, onnx_file):
+    from zoe_export.registry import get_backend
+
     batch = _batch(3)
-    with _torch(tiny_nk, onnx_file) as a, RUNNERS[other](tiny_nk, onnx_file) as b:
+    rtol = AGREEMENT_RTOL.get(other.name, DEFAULT_RTOL)
+    with _open(get_backend("torch"), onnx_file) as a, _open(other, onnx_file) as b:
         x, y = a.infer({"image": batch}), b.infer({"image": batch})
-    np.testing.assert_allclose(x["metric_depth"], y["metric_depth"], rtol=AGREEMENT_RTOL[other], atol=1e-6)
-    np.testing.assert_allclose(x["domain_logits"], y["domain_logits"], rtol=AGREEMENT_RTOL[other], atol=1e-5)
+    np.testing.assert_allclose(x["metric_depth"], y["metric_depth"], rtol=rtol, atol=1e-6)
+    np.testing.assert_allclose(x["domain_logits"], y["domain_logits"], rtol=rtol, atol=1e-5)

@@ -7,13 +7,14 @@ import sys
 import numpy as np
 import pytest
 from fakes import DLPackProducer, EngineSpec, FakeCudaArray, cudaError_t, install, read_device
+from fakes.cudart import Handle
 from fakes.tensorrt import FakeHostMemory
 
 from zoe_export.errors import ZoeExportError
-from zoe_export.runtime import cuda
 from zoe_export.runtime.base import TensorSpec
-from zoe_export.runtime.trt_api import import_tensorrt
 from zoe_export.runtime.trt_runner import TrtRunner
+from zoe_export.trt import cuda
+from zoe_export.trt.api import import_tensorrt
 
 NOTHING_LIVE = {"device": 0, "host": 0, "streams": 0, "events": 0, "graphs": 0, "graph_execs": 0}
 
@@ -109,7 +110,7 @@ def test_logger_routes_tensorrt_messages_to_python_logging(fakes, caplog):
 
 
 def test_nothing_imports_tensorrt_or_cuda_at_import_time():
-    code = ("import sys, zoe_export.runtime.trt_runner, zoe_export.runtime.cuda, zoe_export.runtime.device_arrays; "
+    code = ("import sys, zoe_export.runtime.trt_runner, zoe_export.trt.cuda, zoe_export.runtime.device_arrays; "
             "bad = [m for m in ('tensorrt', 'cuda', 'cuda.bindings') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -276,8 +277,8 @@ def test_run_accepts_dlpack_cuda_producers_and_hands_them_the_stream(fakes):
     with TrtRunner(EngineSpec().serialize()) as runner:
         out = runner.run({"image": producer})
         np.testing.assert_allclose(read_device(fakes.cudart, out["metric_depth"]), _expected(image), rtol=1e-6)
-        stream = runner._stream.handle
-    assert producer.streams == [stream]
+        (own,) = fakes.cudart.streams  # the one stream alive: the runner's, which run() uses without a stream=
+    assert producer.streams == [own] and own not in cuda.DEFAULT_STREAMS
 
 
 def test_run_on_a_caller_stream_is_asynchronous(fakes):
@@ -403,7 +404,8 @@ def test_cuda_helpers(fakes):
     with pytest.raises(cuda.CudaError, match=r"cudaFoo failed: cudaErrorInvalidValue \(invalid argument\)\.$"):
         cuda.check((cudaError_t.cudaErrorInvalidValue, None), "cudaFoo")
     stream = cuda.Stream()
-    assert cuda.stream_handle(stream) == stream.handle == cuda.stream_handle(stream._stream)
+    assert cuda.stream_handle(stream) == stream.handle and stream.handle in fakes.cudart.streams
+    assert cuda.stream_handle(Handle(0x4200)) == 0x4200  # cuda-python's cudaStream_t: an object with __int__
     assert cuda.stream_handle(7) == 7
     assert cuda.stream_handle(type("TorchStream", (), {"cuda_stream": 9})()) == 9
     with pytest.raises(ZoeExportError, match="cannot use 'x' as a CUDA stream"):

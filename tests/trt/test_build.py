@@ -13,6 +13,7 @@ import pytest
 from fakes.tensorrt import FakeHostMemory
 from polygraphy.exception import PolygraphyException
 
+from zoe_export.card import ModelCard, read_card
 from zoe_export.errors import ZoeExportError
 from zoe_export.trt import (
     BuildOptions,
@@ -48,7 +49,7 @@ def test_fp32_engine_manifest(tiny_dynamic, tmp_path, env10, tensorrt_build):
     engine = tmp_path / "engines" / "m.engine"
     assert manifest["path"] == str(engine) and engine.read_bytes() == b"engine for n_dyn.onnx fp32 strongly-typed"
     written = read_manifest(engine)
-    assert "path" not in written and written == {k: v for k, v in manifest.items() if k != "path"}
+    assert "path" not in written and written == {k: v for k, v in manifest.items() if k not in ("path", "conversion")}
     assert written["engine_sha256"] == file_sha256(engine) and written["tensorrt_version"] == "10.13.2.6"
     assert written["gpu"] == {"name": "NVIDIA H200", "compute_capability": "9.0"}
     assert (written["precision"], written["mode"]) == ("fp32", "strongly-typed")
@@ -56,7 +57,9 @@ def test_fp32_engine_manifest(tiny_dynamic, tmp_path, env10, tensorrt_build):
                                   "profile": {"min": [1, 3, 64, 96], "opt": [2, 3, 64, 96], "max": [4, 3, 64, 96]}}]
     assert written["outputs"] == [{"name": "metric_depth", "dtype": "float32", "shape": ["N", 1, 64, 96]}]
     assert written["onnx"]["sha256"] == file_sha256(tiny_dynamic) and written["onnx"]["converted"] is None
-    assert written["model"]["variant"] == "test-N" and written["model"]["batch"] == "dynamic"
+    card = read_card(engine)  # the graph's card, with what the build added
+    assert card == ModelCard.from_dict(written["card"]) and card.variant == "test-N" and card.batch is None
+    assert card.batch_profile == (1, 2, 4) and card.versions["tensorrt"] == "10.13.2.6"
     assert written["build"]["plan"]["workspace_bytes"] == 2**30
     assert written["build"]["timing_cache"].endswith("engines/timing_sm_90_trt10.13.2.6.cache")
 
@@ -103,6 +106,7 @@ def test_without_tensorrt_nothing_is_touched(tiny_onnx, tmp_path, tensorrt_build
     assert tensorrt_build == [] and not (tmp_path / "engines").exists()
 
 
+@pytest.mark.slow
 def test_fp16_from_an_fp32_graph_goes_through_the_precision_stage(tiny_onnx, tmp_path, env10, tensorrt_build):
     manifest = _build(tiny_onnx("test-N"), tmp_path, env10, precision="fp16")
     converted = tmp_path / "engines" / "m.onnx"
@@ -110,17 +114,21 @@ def test_fp16_from_an_fp32_graph_goes_through_the_precision_stage(tiny_onnx, tmp
     assert plan.onnx == converted and plan.mode == "strongly-typed" and not plan.fp16_flag
     assert manifest["precision"] == "fp16" and manifest["onnx"]["precision"] == "fp32"
     assert manifest["onnx"]["converted"] == {"file": str(converted), "sha256": file_sha256(converted)}
-    assert "attractors" in manifest["islands"]["fp16_islands"] and float(manifest["islands"]["measured_rel"]) < 2e-3
+    card = ModelCard.from_dict(manifest["card"])
+    assert "attractors" in card.fp16_islands and card.measured_rel < 2e-3 and card.precision == "fp16"
+    assert card.with_changes(batch_profile=None, versions=read_card(converted).versions) == read_card(converted)
     assert json.loads((tmp_path / "engines" / "m.onnx.json").read_text())["precision"] == "fp16"
 
 
+@pytest.mark.slow
 def test_int8_from_an_fp32_graph_is_calibrated_with_fp16_elsewhere(tiny_onnx, tiny_calib, tmp_path, env10,
                                                                    tensorrt_build):
     from zoe_export.calib import CalibrationSet
 
     manifest = _build(tiny_onnx("test-N"), tmp_path, env10, precision="int8", calib=tiny_calib)
-    assert manifest["precision"] == "int8" and manifest["islands"]["high_precision"] == "fp16"
-    assert manifest["calibration_set"] == CalibrationSet(tiny_calib).id
+    card = ModelCard.from_dict(manifest["card"])
+    assert manifest["precision"] == card.precision == "int8" and card.high_precision == "fp16"
+    assert card.calibration.set_id == CalibrationSet(tiny_calib).id
     assert tensorrt_build[0].onnx.name == "m.onnx"
 
 
@@ -135,7 +143,7 @@ def test_legacy_precision(tiny_onnx, tmp_path, env10, env11, tensorrt_build):
     manifest = _build(tiny_onnx("test-N"), tmp_path, env10, precision="fp16", legacy_precision=True)
     (plan,) = tensorrt_build
     assert plan.onnx == tiny_onnx("test-N") and plan.fp16_flag and plan.precision_constraints == "obey"
-    assert manifest["mode"] == "legacy-precision" and manifest["islands"]["layer_pins"]["fp32"] > 0
+    assert manifest["mode"] == "legacy-precision" and manifest["build"]["layer_pins"]["fp32"] > 0
     with pytest.raises(ZoeExportError, match="TensorRT 11.0.0.7 removed"):
         _build(tiny_onnx("test-N"), tmp_path, env11, precision="fp16", legacy_precision=True)
 

@@ -1,11 +1,10 @@
 """What is missing for TensorRT, said in one line, probed without creating TensorRT objects."""
 import importlib.util
-import subprocess
 
 import pytest
 
 from zoe_export.errors import ZoeExportError
-from zoe_export.trt import Gpu, TrtEnvironment, environment, probe_environment
+from zoe_export.trt import Gpu, TrtEnvironment, probe_environment
 
 
 @pytest.mark.parametrize("env, missing", [
@@ -40,12 +39,43 @@ def test_probing_this_machine_finds_no_tensorrt():
     assert env.tensorrt_version is None and "the tensorrt package" in env.missing()
 
 
-def test_gpu_from_nvidia_smi(monkeypatch):
-    monkeypatch.setattr(environment.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
-    monkeypatch.setattr(environment.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
-        a, 0, stdout="NVIDIA H200, 9.0\nNVIDIA H200, 9.0\n"))
-    assert environment._gpu_from_smi() == Gpu("NVIDIA H200", "9.0")
-    monkeypatch.setattr(environment.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, stdout=""))
-    assert environment._gpu_from_smi() is None
-    monkeypatch.setattr(environment.shutil, "which", lambda name: None)
-    assert environment._gpu_from_smi() is None
+@pytest.fixture
+def without_cuda_python(monkeypatch, tmp_path):
+    """A machine without cuda-python, whose PATH holds only ``tmp_path/bin``; returns a writer of its nvidia-smi."""
+    from zoe_export.trt import cuda
+
+    def no_cuda_python():
+        raise ZoeExportError("cuda-python is not installed")
+
+    monkeypatch.setattr(cuda, "import_cudart", no_cuda_python)
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", str(folder))
+
+    def nvidia_smi(rows: str, code: int = 0):
+        """An nvidia-smi that prints ``rows`` for the query probe_environment makes (anything else: exit 2)."""
+        script = folder / "nvidia-smi"
+        script.write_text("#!/bin/sh\n"
+                          'if [ "$*" != "--query-gpu=name,compute_cap --format=csv,noheader,nounits" ]; then exit 2; fi\n'
+                          f"printf '{rows}'\nexit {code}\n")
+        script.chmod(0o755)
+
+    return nvidia_smi
+
+
+def test_without_cuda_python_the_gpu_comes_from_nvidia_smi(without_cuda_python):
+    without_cuda_python("NVIDIA H200, 9.0\\nNVIDIA H200, 9.0\\n")
+    env = probe_environment()
+    assert env.cuda_python is False and env.gpu == Gpu("NVIDIA H200", "9.0")  # the first GPU
+    assert "cuda-python" in env.missing() and "a CUDA GPU" not in env.missing()
+
+
+@pytest.mark.parametrize("rows, code", [("", 0), ("NVIDIA H200, 9.0\\n", 9), ("NVIDIA H200\\n", 0)])
+def test_no_gpu_when_nvidia_smi_says_nothing_fails_or_is_garbled(without_cuda_python, rows, code):
+    without_cuda_python(rows, code)
+    assert probe_environment().gpu is None
+
+
+def test_no_gpu_without_nvidia_smi(without_cuda_python):
+    env = probe_environment()
+    assert env.gpu is None and "a CUDA GPU" in env.missing()

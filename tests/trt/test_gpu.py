@@ -6,7 +6,8 @@ with ONNX Runtime within each precision's bound.
 import numpy as np
 import pytest
 
-from zoe_export.compare.metrics import PRECISIONS, depth_metrics
+from zoe_export.compare.metrics import depth_metrics
+from zoe_export.registry import get_precision
 from zoe_export.runtime import DepthEngine
 from zoe_export.trt import (
     BuildOptions,
@@ -38,7 +39,7 @@ def test_engines_agree_with_onnx_runtime(precision, legacy, env, tiny_onnx, tmp_
     with DepthEngine(tiny_onnx("test-N")) as reference, DepthEngine(tmp_path / "n.engine") as engine:
         expected, got = reference.predict(IMAGE), engine.predict(IMAGE)
     metrics = depth_metrics(got, expected)
-    bound = PRECISIONS[precision or "fp32"]
+    bound = get_precision(precision or "fp32").tolerance
     assert np.isfinite(got).all() and metrics["rel"] <= max(bound.max_rel, 1e-4)  # TensorRT's FP32 kernels: 1e-4
 
 

@@ -154,42 +154,76 @@ def test_the_fingerprint_holds_what_decides_the_engine(tiny_converted, tmp_path)
 
 # ---------------------------------------------------------------------------------- loader chains
 
-def test_strongly_typed_loader_chain(tiny_dynamic, tmp_path):
+@pytest.fixture
+def loaders(monkeypatch):
+    """loader -> the arguments loader_chain gave it, by the parameter names Polygraphy documents.
+
+    Polygraphy keeps what its loaders were given in private attributes; the constructor arguments
+    are its public API, so the chain is checked through them (recorded by subclasses that
+    loader_chain picks up from ``polygraphy.backend.trt``).
+    """
+    import inspect
+
+    import polygraphy.backend.trt as polygraphy_trt
+
+    given = {}
+    for name in ("CreateConfig", "PostprocessConfig", "PostprocessNetwork", "EngineBytesFromNetwork"):
+        base = getattr(polygraphy_trt, name)
+
+        def __init__(self, *args, _base=base, **kwargs):
+            bound = inspect.signature(_base.__init__).bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            given[self] = {key: value for key, value in bound.arguments.items() if key != "self"}
+            _base.__init__(self, *args, **kwargs)
+
+        monkeypatch.setattr(polygraphy_trt, name, type(name, (base,), {"__init__": __init__}))
+    return given
+
+
+def test_strongly_typed_loader_chain(tiny_dynamic, tmp_path, loaders):
     plan = _plan(tiny_dynamic, tmp_path, timing_cache=tmp_path / "timing.cache", workspace_gb=1)
     chain = loader_chain(plan)
     assert isinstance(chain, EngineBytesFromNetwork) and chain.timing_cache_path == str(tmp_path / "timing.cache")
-    network = chain._network
+    network, postprocess = loaders[chain]["network"], loaders[chain]["config"]
     assert isinstance(network, NetworkFromOnnxChecked)
     assert network.path == tiny_dynamic and network.strongly_typed is True
-    assert isinstance(chain._config, PostprocessConfig)
-    config = chain._config._config
+    assert isinstance(postprocess, PostprocessConfig)
+    config, build = loaders[postprocess]["config"], loaders[postprocess]["func"]
     assert isinstance(config, CreateConfig)
     assert (config.fp16, config.int8, config.tf32, config.precision_constraints) == (False, False, False, None)
     assert config.timing_cache_path is None  # no cache file yet: nothing to load
     (profile,) = config.profiles
     assert profile["image"].min == (1, 3, 64, 96) and profile["image"].max == (8, 3, 64, 96)
-    build = chain._config._func
     assert isinstance(build, ConfigureBuild) and build.workspace_bytes == 2**30 and config.calibrator is None
 
 
-def test_an_existing_timing_cache_is_loaded(tiny_onnx, tmp_path):
+def _create_config(loaders, chain):
+    """The CreateConfig inside ``chain``'s PostprocessConfig."""
+    return loaders[loaders[chain]["config"]]["config"]
+
+
+def test_an_existing_timing_cache_is_loaded(tiny_onnx, tmp_path, loaders):
     (tmp_path / "timing.cache").write_bytes(b"cache")
     chain = loader_chain(_plan(tiny_onnx("test-N"), tmp_path, timing_cache=tmp_path / "timing.cache"))
-    assert chain._config._config.timing_cache_path == str(tmp_path / "timing.cache")
+    assert _create_config(loaders, chain).timing_cache_path == str(tmp_path / "timing.cache")
 
 
-def test_legacy_loader_chain_gives_the_calibrator_to_create_config(tiny_dynamic, tiny_calib, tmp_path, monkeypatch):
+def test_legacy_loader_chain_gives_the_calibrator_to_create_config(tiny_dynamic, tiny_calib, tmp_path, monkeypatch,
+                                                                   loaders):
     made = []
     monkeypatch.setattr(plan_module, "entropy_calibrator", lambda calibration: made.append(calibration) or "calibrator")
     plan = _plan(tiny_dynamic, tmp_path, precision="int8", calib=tiny_calib, legacy_precision=True)
     chain = loader_chain(plan)
-    assert isinstance(chain._network, PostprocessNetwork)
-    config = chain._config._config
+    pinned = loaders[chain]["network"]
+    assert isinstance(pinned, PostprocessNetwork) and pinned.name == "PinLayers"
+    assert isinstance(loaders[pinned]["network"], NetworkFromOnnxChecked)
+    assert isinstance(loaders[pinned]["func"], PinLayers) and loaders[pinned]["func"].pins == plan.layer_pins
+    config = _create_config(loaders, chain)
     assert (config.fp16, config.int8, config.precision_constraints) == (True, True, "obey")
     # Polygraphy sets the calibration profile (needed for a dynamic batch) only for a calibrator it was given
     assert config.calibrator == "calibrator" and made == [plan.calibration] and len(config.profiles) == 1
     assert _plan(tiny_dynamic, tmp_path, precision="fp16", legacy_precision=True).calibration is None
-    assert loader_chain(_plan(tiny_dynamic, tmp_path)).__dict__["_config"]._config.calibrator is None
+    assert _create_config(loaders, loader_chain(_plan(tiny_dynamic, tmp_path))).calibrator is None
 
 
 # ------------------------------------------------------------------ what runs inside the build

@@ -12,15 +12,53 @@ from zoe_export.trt import build as build_module
 from zoe_export.trt.progress import BuildProgress
 
 
-def test_top_level_phases_get_bars_and_nested_ones_are_quiet():
+class Bar:
+    """tqdm as BuildProgress uses it: records the bars shown, their position and whether they were closed."""
+
+    shown: list = []
+
+    def __init__(self, total, desc, **kwargs):
+        self.total, self.desc, self.n, self.closed = total, desc, 0, False
+        Bar.shown.append(self)
+
+    def update(self, n):
+        self.n += n
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    monkeypatch.setattr("tqdm.tqdm", Bar)
+    monkeypatch.setattr(Bar, "shown", [])
+    return Bar.shown
+
+
+def test_top_level_phases_get_bars_and_nested_ones_are_quiet(bars):
     progress = BuildProgress()
     progress.phase_start("Building engine", None, 3)
     progress.phase_start("Tactic timing", "Building engine", 100)
-    assert list(progress._open) == ["Building engine"]
+    assert [(bar.desc, bar.total) for bar in bars] == [("Building engine", 3)]
+    (bar,) = bars
     assert progress.step_complete("Building engine", 0) and progress.step_complete("Tactic timing", 5)
-    assert progress._open["Building engine"].n == 1
+    assert bar.n == 1 and not bar.closed
+    assert progress.step_complete("Building engine", 2) and bar.n == 3
     progress.phase_finish("Building engine")
-    assert progress._open == {}
+    assert bar.closed
+    progress.phase_finish("Building engine")  # finishing again, or a nested phase, touches nothing
+    progress.phase_finish("Tactic timing")
+    assert len(bars) == 1
+
+
+def test_bars_left_open_close_when_the_build_ends(bars):
+    progress = BuildProgress()
+    with progress.cancel_on_interrupt():
+        progress.phase_start("Building engine", None, 3)
+        progress.phase_start("Single step", None, 1)  # one step: no bar
+    assert [(bar.desc, bar.closed) for bar in bars] == [("Building engine", True)]
+    BuildProgress(bars=False).phase_start("Building engine", None, 3)  # bars=False: the log line only
+    assert len(bars) == 1
 
 
 def test_ctrl_c_cancels_at_the_next_step_and_writes_nothing(tiny_onnx, tmp_path, env10, monkeypatch):

@@ -1,7 +1,9 @@
 """What ``zoe-bench`` compares: backends named on the command line, opened inside their workers.
 
-A :class:`BackendSpec` is plain data (it crosses into the worker process); :func:`open_backend`
-turns it into a :class:`~zoe_export.runtime.DepthEngine` there, so each backend's memory is its own.
+A :class:`BackendSpec` is plain data (it crosses into the worker process): a backend from the
+registry (:mod:`zoe_export.registry.backends`), its source, device and options, and the model
+card of its file. :func:`open_backend` turns it into a :class:`~zoe_export.runtime.DepthEngine`
+there, so each backend's memory is its own.
 """
 from __future__ import annotations
 
@@ -9,19 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._files import existing_file
-from ..errors import ZoeExportError
+from ..card import ModelCard
+from ..errors import ZoeExportError, option
+from ..registry import Backend, backend_for, get_backend
 
-KINDS = ("torch", "onnxruntime", "tensorrt")
-TORCH_MODES = ("fp32", "amp", "compile", "amp+compile")
 
 
 @dataclass(frozen=True)
 class BackendSpec:
-    kind: str  # torch | onnxruntime | tensorrt
+    kind: str  # a registered backend's name: torch | onnxruntime | tensorrt | ...
     source: str  # variant name (torch) or file path
     device: str = "cpu"
     precision: str = "fp32"  # what it computes: fp32 | amp-fp16 | fp16 | int8
-    options: dict = field(default_factory=dict)  # torch: weights, seed, checkpoint, height, width, compile; onnx: provider
+    options: dict = field(default_factory=dict)  # the backend's open() keywords (torch: the model options)
+    card: ModelCard | None = None  # the file's card, read once when the spec is made; None for variants
+
+    @property
+    def backend(self) -> Backend:
+        return get_backend(self.kind)
 
     @property
     def name(self) -> str:
@@ -30,86 +37,69 @@ class BackendSpec:
             return f"torch {self.precision}{compiled} {self.device}"
         return f"{self.kind} {self.precision} {self.device} ({Path(self.source).name})"
 
+    def identity(self) -> dict[str, str]:
+        """Which model this backend computes (from its card, or the torch model options)."""
+        if self.card is not None:
+            return self.card.identity()
+        from .identity import torch_identity
+
+        return torch_identity(self.source, self.options)
+
     @property
     def on_gpu(self) -> bool:
         return self.device == "cuda"
 
 
-def torch_spec(mode: str, args) -> BackendSpec:
-    """``--torch [fp32|amp|compile|amp+compile]`` with the model flags (variant, weights, size, device)."""
-    if mode not in TORCH_MODES:
-        raise ZoeExportError(f"--torch {mode}: choose one of {', '.join(TORCH_MODES)}.")
-    amp = "amp" in mode.split("+") or args.amp
-    compile_ = "compile" in mode.split("+") or args.compile
-    if amp and args.device != "cuda":
-        raise ZoeExportError("--torch amp needs --device cuda (autocast FP16 on the CPU is not what TensorRT runs).")
-    if not args.variant:
-        raise ZoeExportError("--torch needs --variant (M12-N, M12-K, M12-NK), and --checkpoint F or --random-weights.")
-    options = {"checkpoint": args.checkpoint, "random_weights": args.random_weights, "seed": args.seed,
-               "sha256": args.sha256, "height": args.height, "width": args.width, "max_depth": args.max_depth,
-               "domain": args.domain, "compile": compile_, "threads": args.threads}
-    return BackendSpec("torch", args.variant, args.device, "amp-fp16" if amp else "fp32", options)
+def torch_spec(variant: str, *, device: str = "cpu", amp: bool = False, compile: bool = False,
+               threads: int | None = None, **model_options) -> BackendSpec:
+    """The PyTorch model of ``variant`` (``model_options``: :func:`zoe_export.load_model`'s keywords), in FP32 or
+    CUDA autocast FP16 (``amp``), optionally through ``torch.compile``."""
+    if amp and device != "cuda":
+        raise ZoeExportError(f"{option('--torch amp', 'amp=True')} needs {option('--device cuda', 'device=cuda')} "
+                             "(autocast FP16 on the CPU is not what TensorRT runs).")
+    options = {**model_options, "compile": compile, "threads": threads, "device": device, "amp": amp}
+    return BackendSpec("torch", variant, device, "amp-fp16" if amp else "fp32", options)
+
+
+def file_spec(path: str, device: str | None = None, backend: str | None = None, **options) -> BackendSpec:
+    """A file on ``backend`` (default: the one that opens its suffix), on the backend's device unless given,
+    with the card read once."""
+    found = get_backend(backend) if backend else backend_for(path)
+    name = option(found.bench_flag or "the file", f"{found.name} file")
+    if Path(path).suffix.lower() not in found.suffixes:
+        raise ZoeExportError(f"{name} {path}: the {found.label} backend opens {', '.join(found.suffixes)} files.")
+    existing_file(path, name, f"make it with {found.made_by or 'zoe-export'}.")
+    device = device or found.device
+    card = found.read_card(path)
+    return BackendSpec(found.name, str(path), device, card.precision, options, card)
 
 
 def onnx_spec(path: str, provider: str, threads: int | None = None) -> BackendSpec:
-    from ..export.metadata import read_metadata
-
-    precision = read_metadata(path).get("precision", "fp32")
     if provider == "cuda":
         _require_onnxruntime_gpu()
-    return BackendSpec("onnxruntime", str(path), "cuda" if provider == "cuda" else "cpu", precision,
-                       {"provider": provider, "threads": threads})
+    providers = ["CUDAExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+    # memory_arena: as applications run it (verification turns it off)
+    return file_spec(path, "cuda" if provider == "cuda" else "cpu", "onnxruntime", providers=providers, threads=threads,
+                     memory_arena=True)
 
 
 def engine_spec(path: str) -> BackendSpec:
-    from ..trt.manifest import read_manifest
-
-    existing_file(path, "--engine", "build it with zoe-export trt --onnx MODEL.onnx.")
-    return BackendSpec("tensorrt", str(path), "cuda", read_manifest(path)["precision"])
+    return file_spec(path, backend="tensorrt")
 
 
 def _require_onnxruntime_gpu() -> None:
     from ..runtime import import_onnxruntime
 
     if "CUDAExecutionProvider" not in import_onnxruntime().get_available_providers():
-        raise ZoeExportError("--provider cuda needs onnxruntime-gpu (this onnxruntime has CPU only): "
-                             "pip install 'zoe-export[gpu]' (in place of onnxruntime), or use --provider cpu.")
+        raise ZoeExportError(f"{option('--provider cuda', 'provider=cuda')} needs onnxruntime-gpu (this "
+                             "onnxruntime has CPU only): pip install 'zoe-export[gpu]' (in place of onnxruntime), or use "
+                             f"{option('--provider cpu', 'provider=cpu')}.")
 
 
 def open_backend(spec: BackendSpec):
     """The backend as a DepthEngine (called inside the worker process)."""
     from ..runtime import DepthEngine
 
-    if spec.kind == "torch":
-        return DepthEngine(_torch_runner(spec))
-    if spec.kind == "onnxruntime":
-        from ..export.metadata import read_metadata
-        from ..runtime import ModelInput, OnnxrtRunner
-
-        providers = ["CUDAExecutionProvider"] if spec.options.get("provider") == "cuda" else ["CPUExecutionProvider"]
-        runner = OnnxrtRunner(spec.source, providers=providers, threads=spec.options.get("threads"),
-                              memory_arena=True)  # as applications run it (verification turns it off)
-        return DepthEngine(runner, model=ModelInput.from_metadata(read_metadata(spec.source)))
-    return DepthEngine(spec.source)
-
-
-def _torch_runner(spec: BackendSpec):
-    import torch
-
-    from ..export import ExportWrapper
-    from ..models import load_model
-    from ..runtime import TorchRunner
-
-    o = spec.options
-    if o.get("threads"):
-        torch.set_num_threads(o["threads"])
-    if spec.on_gpu and not torch.cuda.is_available():
-        raise ZoeExportError("--device cuda: this torch build sees no CUDA GPU. Install a CUDA build of torch, or use "
-                             "--device cpu.")
-    model = load_model(spec.source, o.get("checkpoint"), height=o.get("height"), width=o.get("width"),
-                       max_depth=o.get("max_depth"), domain=o.get("domain") or "auto",
-                       weights="random" if o.get("random_weights") else None, sha256=o.get("sha256"),
-                       seed=o.get("seed"))
-    wrapper = ExportWrapper(model, "float-nchw")
-    return TorchRunner(wrapper, [wrapper.input_spec(None)], wrapper.output_names, device=spec.device,
-                       amp=spec.precision == "amp-fp16", compile=bool(o.get("compile")))
+    backend = spec.backend
+    card = spec.card or (backend.read_card(spec.source) if backend.opens == "file" else None)
+    return DepthEngine(backend.open(spec.source, **spec.options), model=card)  # a variant's: from its runner

@@ -33,17 +33,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from ..errors import ZoeExportError
-from ..io.images import read_image
+from .._lazy import require
+from ..errors import ZoeExportError, option
+from ..io.images import IMAGE_SUFFIXES, list_images, read_image
+from ..io.images import read_depth_png16 as read_depth_png  # the name this module has always exported
 from .evaluation import PROTOCOLS
 
 PathLike = str | os.PathLike
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: the photo formats NYU and KITTI ship: a stray .tif or .bmp beside them is not taken for a sample
+DATASET_SUFFIXES = IMAGE_SUFFIXES & {".png", ".jpg", ".jpeg"}
 DATASETS = ("nyu", "kitti")
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 _SHOWN = 5  # how many offending entries an error lists
 
 
@@ -100,15 +101,17 @@ def _listing(items: list[str]) -> str:
 def _existing_dir(path: PathLike, what: str) -> Path:
     folder = Path(path)
     if not folder.exists():
-        raise ZoeExportError(f"{what} {folder} does not exist; pass the dataset folder with --data DIR.")
+        raise ZoeExportError(f"{what} {folder} does not exist; pass the dataset folder with "
+                             f"{option('--data DIR', 'data=DIR')}.")
     if not folder.is_dir():
-        raise ZoeExportError(f"{what} {folder} is not a folder; pass the dataset folder with --data DIR.")
+        raise ZoeExportError(f"{what} {folder} is not a folder; pass the dataset folder with "
+                             f"{option('--data DIR', 'data=DIR')}.")
     return folder
 
 
 def _strip_image_suffix(name: str) -> str:
     path = Path(name)
-    return path.with_suffix("").as_posix() if path.suffix.lower() in IMAGE_SUFFIXES else path.as_posix()
+    return path.with_suffix("").as_posix() if path.suffix.lower() in DATASET_SUFFIXES else path.as_posix()
 
 
 def _relative(token: str) -> Path:
@@ -128,7 +131,8 @@ def read_split(path: PathLike) -> list[SplitLine]:
     """The non-blank, non-comment lines of a split file, split on whitespace."""
     source = Path(path)
     if not source.is_file():
-        raise ZoeExportError(f"split file {source} does not exist or is not a file; check --split.")
+        raise ZoeExportError(f"split file {source} does not exist or is not a file; "
+                             f"check {option('--split', 'split=')}.")
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -148,38 +152,6 @@ def _malformed(source: PathLike, bad: list[str], expected: str) -> ZoeExportErro
                           f"each line must be {expected}.")
 
 
-# --------------------------------------------------------------------------- depth PNGs
-
-
-def _depth_png_mode(path: Path) -> str:
-    try:
-        with Image.open(path) as opened:
-            return opened.mode
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ZoeExportError(f"cannot read depth PNG {path}: {exc}. Check the file is a PNG.") from exc
-
-
-def _check_sixteen_bit(path: Path, mode: str, units: str) -> None:
-    if mode not in _SIXTEEN_BIT_MODES:
-        raise ZoeExportError(
-            f"depth map {path} is a {mode} image, not a 16-bit single-channel PNG; ground truth must be "
-            f"the dataset's original 16-bit depth PNGs ({units}); 8-bit or colour copies lose the depth."
-        )
-
-
-def read_depth_png(path: PathLike, scale: float, units: str = "depth units") -> np.ndarray:
-    """A 16-bit depth PNG as float32 metres: value / ``scale`` (0 stays 0 = no measurement)."""
-    source = Path(path)
-    try:
-        with Image.open(source) as opened:
-            mode = opened.mode
-            _check_sixteen_bit(source, mode, units)
-            values = np.asarray(opened)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ZoeExportError(f"cannot read depth PNG {source}: {exc}. Check the file is a PNG.") from exc
-    return (values.astype(np.float64) / scale).astype(np.float32)
-
-
 # --------------------------------------------------------------------------- pairs of files
 
 
@@ -193,7 +165,8 @@ def _check_pairs_exist(pairs: list[_Pair], root: Path) -> None:
             missing.append(f"{pair.name} (no depth {pair.depth})")
     if missing:
         raise ZoeExportError(
-            f"{len(missing)} of {len(pairs)} samples lack a file: {_listing(missing)}; check that --data "
+            f"{len(missing)} of {len(pairs)} samples lack a file: {_listing(missing)}; check that "
+            f"{option('--data', 'data=')} "
             f"({root}) is the folder the dataset's paths are relative to, and that the download is complete."
         )
 
@@ -203,7 +176,7 @@ def _pair_dataset(kind: str, root: Path, layout: str, pairs: list[_Pair], skippe
     _check_pairs_exist(pairs, root)
     scale = PROTOCOLS[kind].depth_scale
     units = "millimetres" if kind == "nyu" else "metres x 256"
-    _check_sixteen_bit(pairs[0].depth, _depth_png_mode(pairs[0].depth), units)
+    read_depth_png(pairs[0].depth, scale, units)  # an 8-bit or colour copy is refused now, not mid-run
 
     def load(index: int) -> Sample:
         pair = pairs[index]
@@ -241,9 +214,7 @@ def _is_pair_line(line: SplitLine) -> bool:
 def _nyu_flat_pairs(root: Path) -> list[_Pair]:
     """``rgb/<stem>.png|jpg`` with ``depth/<stem>.png``."""
     images: dict[str, Path] = {}
-    for path in sorted((root / "rgb").iterdir()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for path in list_images(root / "rgb", DATASET_SUFFIXES, recursive=False):
         if path.stem in images:
             raise ZoeExportError(f"{images[path.stem].name} and {path.name} in {root / 'rgb'} share a name; keep one.")
         images[path.stem] = path
@@ -257,7 +228,7 @@ def _nyu_scene_pairs(root: Path) -> list[_Pair]:
         _Pair(path.relative_to(root).with_suffix("").as_posix(), path,
               path.with_name("sync_depth_" + path.stem[len("rgb_"):] + ".png"))
         for path in images
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+        if path.suffix.lower() in DATASET_SUFFIXES and path.is_file()
     ]
 
 
@@ -308,14 +279,8 @@ def nyu_folders(root: PathLike, split: PathLike | None = None) -> DepthDataset:
 
 
 def _import_h5py():
-    try:
-        import h5py
-    except ImportError:
-        raise ZoeExportError(
-            "reading nyu_depth_v2_labeled.mat needs h5py (it is a MATLAB v7.3 / HDF5 file, which "
-            "scipy.io cannot read): pip install h5py. Or unpack it to DIR/rgb + DIR/depth PNG folders."
-        ) from None
-    return h5py
+    return require("h5py", "reading nyu_depth_v2_labeled.mat (MATLAB v7.3 / HDF5, which scipy.io cannot read)",
+                   instead="unpack it to DIR/rgb + DIR/depth PNG folders")
 
 
 def _mat_indices(split: PathLike, count: int) -> list[int]:
@@ -340,10 +305,11 @@ def nyu_mat(path: PathLike, split: PathLike | None) -> DepthDataset:
     h5py = _import_h5py()
     source = Path(path)
     if not source.is_file():
-        raise ZoeExportError(f"NYU labelled file {source} does not exist; check --data.")
+        raise ZoeExportError(f"NYU labelled file {source} does not exist; check {option('--data', 'data=')}.")
     if split is None:
         raise ZoeExportError(
-            f"{source.name} holds all 1449 labelled images; pass --split FILE with the Eigen test "
+            f"{source.name} holds all 1449 labelled images; pass {option('--split FILE', 'split=FILE')} with the "
+            "Eigen test "
             "indices, one 1-based index per line (testNdxs of the official splits.mat)."
         )
     try:

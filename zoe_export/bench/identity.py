@@ -1,9 +1,9 @@
-"""Which model a backend computes (variant, weights, options), read from its card, so that parity
-compares a backend only with a reference of the same model.
+"""Which model a backend computes (variant, weights, options), so that parity compares a backend only
+with a reference of the same model.
 
-A graph records its weights (checkpoint sha256, or random seed) in its metadata, an engine in its
-manifest; the PyTorch reference is described by its flags. Values a card does not record (older
-files) are not compared.
+A graph or engine says it in its model card (:meth:`zoe_export.card.ModelCard.identity`); the
+PyTorch reference is described by its options here, in the same terms. Values a card does not
+record (older files) are not compared.
 """
 from __future__ import annotations
 
@@ -14,32 +14,20 @@ KEYS = ("variant", "weights", "checkpoint_sha256", "random_seed", "max_depth", "
 
 
 def identity(spec) -> dict[str, str]:
-    """The model ``spec`` (a :class:`~.backends.BackendSpec`) computes, as the strings its card uses."""
-    if spec.kind == "torch":
-        card = _torch_card(spec.source, spec.options)
-    elif spec.kind == "tensorrt":
-        from ..trt.manifest import read_manifest
-
-        card = read_manifest(spec.source).get("model", {})
-    else:
-        from ..export.metadata import read_metadata
-
-        card = read_metadata(spec.source)
-    card = {k: str(card.get(k) or "") for k in KEYS}
-    card["domain"] = card["domain"] or "auto"  # single-head variants record none: they route nothing
-    card["max_depth"] = card["max_depth"] or "default"
-    return {k: v for k, v in card.items() if v}
+    """The model ``spec`` (a :class:`~.backends.BackendSpec`) computes, as its card spells it."""
+    return spec.identity()
 
 
-def _torch_card(variant: str, options: dict) -> dict[str, str]:
-    random = bool(options.get("random_weights"))
+def torch_identity(variant: str, options: dict) -> dict[str, str]:
+    """The identity of the PyTorch model ``load_model(variant, **options)`` builds."""
+    random = options.get("weights") == "random"
     card = {"variant": variant, "weights": "random" if random else "checkpoint",
             "random_seed": str(options.get("seed") or 0) if random else "",
-            "max_depth": f"{options['max_depth']:g}" if options.get("max_depth") is not None else "",
+            "max_depth": f"{options['max_depth']:g}" if options.get("max_depth") is not None else "default",
             "domain": options.get("domain") or "auto"}
     if not random:
         card["checkpoint_sha256"] = _checkpoint_sha256(options)
-    return card
+    return {k: v for k, v in card.items() if v}
 
 
 def _checkpoint_sha256(options: dict) -> str:

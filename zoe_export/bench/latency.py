@@ -20,25 +20,38 @@ def peak_rss_mb() -> float:
     return peak / (1 << 20) if platform.system() == "Darwin" else peak / 1024
 
 
-def machine_info() -> dict:
+def machine_info(torch_used: bool = True, gpu_used: bool = False) -> dict:
+    """What ran the benchmark. torch is imported only when a backend or the reference uses it (its threads and
+    TF32 switches matter then); the GPU is named by torch, else by the TensorRT stage's probe when a backend
+    runs on one."""
     import os
 
-    import torch
-
-    return {
+    info = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": _version("torch"),
         "onnxruntime": _version("onnxruntime"),
         "tensorrt": _version("tensorrt"),
-        # FP32 on a GPU means PyTorch's defaults unless these say otherwise: cuDNN may use TF32
-        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "gpu": None,
     }
+    if torch_used:
+        import torch
+
+        info.update({
+            "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            # FP32 on a GPU means PyTorch's defaults unless these say otherwise: cuDNN may use TF32
+            "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        })
+    if gpu_used and info["gpu"] is None:
+        from ..trt.environment import probe_environment
+
+        gpu = probe_environment().gpu
+        info["gpu"] = None if gpu is None else gpu.name
+    return info
 
 
 def _version(package: str) -> str | None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._lazy import resolve
+
 TOP = 15
 
 
@@ -17,20 +19,18 @@ def profile_backend(spec, engine, timer, batch: int, iterations: int, folder: st
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stem = "profile_" + "".join(c if c.isalnum() else "_" for c in spec.name).strip("_")
-    x = timer._prepare(batch)[1]
-    if spec.kind == "onnxruntime":
-        return _onnxruntime(spec, engine, x, iterations, folder / stem)
-    if spec.kind == "torch":
-        return _torch(spec, engine, x, iterations, folder / f"{stem}.txt")
-    return {"file": None, "top_ops": [], "note": "TensorRT per-layer times: trtexec --loadEngine=E --dumpProfile, "
-                                                   "or Nsight Systems (nsys profile)"}
+    x = timer.prepare_batch(batch)[1]
+    backend = spec.backend
+    if backend.profiler is None:
+        return {"file": None, "top_ops": [], "note": backend.profile_hint or f"no per-operator profile for {backend.label}"}
+    return resolve(backend.profiler)(spec, engine, x, iterations, folder / stem)
 
 
-def _onnxruntime(spec, engine, x: np.ndarray, iterations: int, prefix: Path) -> dict:
-    from ..runtime import DepthEngine, OnnxrtRunner
+def profile_onnxruntime(spec, engine, x: np.ndarray, iterations: int, prefix: Path) -> dict:
+    """ONNX Runtime's own profile of a second session (profiling slows the timed one down)."""
+    from ..runtime import DepthEngine
 
-    runner = OnnxrtRunner(spec.source, providers=engine.runner.providers, threads=engine.runner.threads,
-                          memory_arena=True, profile_prefix=str(prefix))
+    runner = spec.backend.open(spec.source, **{**spec.options, "profile_prefix": str(prefix)})
     with DepthEngine(runner, model=engine.model) as profiled:
         for _ in range(iterations):
             profiled.infer_batch(x)
@@ -46,7 +46,8 @@ def onnxruntime_top_ops(path: str | Path, iterations: int) -> list[dict]:
     return _top(per_op, iterations)
 
 
-def _torch(spec, engine, x: np.ndarray, iterations: int, path: Path) -> dict:
+def profile_torch(spec, engine, x: np.ndarray, iterations: int, stem: Path) -> dict:
+    """torch.profiler over the timed engine's own module; the table goes to ``<stem>.txt``."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -58,6 +59,7 @@ def _torch(spec, engine, x: np.ndarray, iterations: int, path: Path) -> dict:
             torch.cuda.synchronize()
     key = "self_cuda_time_total" if spec.on_gpu else "self_cpu_time_total"
     averages = prof.key_averages()
+    path = stem.with_name(stem.name + ".txt")
     path.write_text(averages.table(sort_by=key, row_limit=40))
     return {"file": path.name, "top_ops": _top({a.key: getattr(a, key) / 1e3 for a in averages}, iterations)}
 

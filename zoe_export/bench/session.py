@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._log import log
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 from .backends import BackendSpec
 from .worker import Worker, WorkerError
 
@@ -42,13 +42,15 @@ class BenchOptions:
 
     def validate(self) -> None:
         if not self.batch_sizes or any(b < 1 for b in self.batch_sizes):
-            raise ZoeExportError(f"--batch-sizes {self.batch_sizes}: give positive sizes, e.g. 1,2,4,8.")
+            raise ZoeExportError(f"{option('--batch-sizes', 'batch_sizes=')} {self.batch_sizes}: give positive sizes, "
+                                 "e.g. 1,2,4,8.")
+        iters, seconds = option("--iters", "iters="), option("--seconds", "seconds=")
         if self.iters is not None and self.seconds is not None:
-            raise ZoeExportError("--iters and --seconds exclude each other: a number of iterations or a time budget.")
+            raise ZoeExportError(f"{iters} and {seconds} exclude each other: a number of iterations or a time budget.")
         if (self.iters is not None and self.iters < 1) or (self.seconds is not None and self.seconds <= 0):
-            raise ZoeExportError("--iters must be at least 1 and --seconds positive.")
+            raise ZoeExportError(f"{iters} must be at least 1 and {seconds} positive.")
         if self.warmup is not None and self.warmup < 0:
-            raise ZoeExportError("--warmup must be 0 or more.")
+            raise ZoeExportError(f"{option('--warmup', 'warmup=')} must be 0 or more.")
 
     def budget(self, spec: BackendSpec) -> tuple[int | None, float | None]:
         if self.iters is not None:
@@ -66,11 +68,10 @@ def bench_images(folder: str | None, count: int = 4) -> dict[str, np.ndarray]:
     if folder is None:
         scenes = [synthetic.demo_scene(), *synthetic.scene_variants(count - 1, seed=1)]
         return {f"scene{i}": s for i, s in enumerate(scenes)}
-    from ..calib.dataset import IMAGE_SUFFIXES
-
-    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not Path(folder).is_dir() or not files:
-        raise ZoeExportError(f"--images {folder}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
+    files = images.list_images(folder)
+    if not files:
+        looked_for = ", ".join(sorted(images.IMAGE_SUFFIXES))
+        raise ZoeExportError(f"{option('--images', 'images=')} {folder}: no images found (looked for {looked_for}).")
     found = {}
     for path in files:  # the first `count` readable ones; an unreadable file is said and skipped
         if len(found) == count:
@@ -80,7 +81,8 @@ def bench_images(folder: str | None, count: int = 4) -> dict[str, np.ndarray]:
         except ZoeExportError as exc:
             log.warning("skipped %s", exc)
     if not found:
-        raise ZoeExportError(f"--images {folder}: none of its images can be read (see the lines above).")
+        raise ZoeExportError(f"{option('--images', 'images=')} {folder}: none of its images can be read (see the lines "
+                             "above).")
     return found
 
 
@@ -93,15 +95,18 @@ def run_benchmark(specs: list[BackendSpec], options: BenchOptions, reference: Ba
 
     options.validate()
     if not specs:
-        raise ZoeExportError("name at least one backend: --torch, --onnx M.onnx or --engine E.engine.")
+        raise ZoeExportError("name at least one backend: " + option(
+            "--torch, --onnx M.onnx or --engine E.engine.", "specs from torch_spec, onnx_spec or engine_spec."))
     start = time.perf_counter()
     if options.parity:  # both checked before anything runs
         reference = parity_reference(specs, reference)
         warnings = same_model(specs, reference, options.reference_mismatch_ok)
     else:
         warnings = []
+    running = [*specs, reference] if options.parity else specs
+    machine = machine_info(any(s.kind == "torch" for s in running), any(s.on_gpu for s in running))
     result = {"command": command, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-              "machine": machine_info(), "options": _options_record(options), "base": specs[0].name,
+              "machine": machine, "options": _options_record(options), "base": specs[0].name,
               "backends": [_record(spec) for spec in specs], "goals": [], "interrupted": False,
               "warnings": warnings, "failures": []}
     budgets = {options.budget(spec) for spec in specs}
@@ -136,8 +141,10 @@ def parity_reference(specs: list[BackendSpec], reference: BackendSpec | None) ->
     """The FP32 reference asked for, else the run's PyTorch FP32 backend."""
     reference = reference or next((s for s in specs if s.kind == "torch" and s.precision == "fp32"), None)
     if reference is None:
-        raise ZoeExportError("--parity needs an FP32 reference: add --torch (FP32) with the model flags, or "
-                             "--reference onnx:FP32.onnx.")
+        raise ZoeExportError(option("--parity needs an FP32 reference: add --torch (FP32) with the model flags, or "
+                                    "--reference onnx:FP32.onnx.",
+                                    "parity=True needs an FP32 reference: add a torch_spec('fp32', ...) to the specs, "
+                                    "or pass reference=onnx_spec('FP32.onnx', 'cpu')."))
     return reference
 
 
@@ -153,10 +160,11 @@ def same_model(specs: list[BackendSpec], reference: BackendSpec, mismatch_ok: bo
         return []
     what = f"not the model of the parity reference ({reference.name}): " + "; ".join(found)
     if not mismatch_ok:
-        raise ZoeExportError(f"{what}. Give the reference the same weights (--variant, --checkpoint or "
-                             "--random-weights --seed, --max-depth, --domain as exported), or pass "
-                             "--reference-mismatch-ok to compare anyway.")
-    log.warning("%s (compared anyway: --reference-mismatch-ok)", what)
+        same = option("--variant, --checkpoint or --random-weights --seed, --max-depth, --domain",
+                      "variant, checkpoint or weights='random' and seed, max_depth, domain")
+        raise ZoeExportError(f"{what}. Give the reference the same weights ({same} as exported), or pass "
+                             f"{option('--reference-mismatch-ok', 'reference_mismatch_ok=True')} to compare anyway.")
+    log.warning("%s (compared anyway: %s)", what, option("--reference-mismatch-ok", "reference_mismatch_ok=True"))
     return [f"REFERENCE MISMATCH (--reference-mismatch-ok): {what}"]
 
 
@@ -291,7 +299,10 @@ def _compare_to_base(result: dict) -> None:
 
 
 def goals(result: dict) -> list[dict]:
-    """The toolkit's promises against a PyTorch FP32 base: ONNX Runtime FP32 no slower, INT8 2.5x faster."""
+    """The toolkit's promises against a PyTorch FP32 base: ONNX Runtime FP32 no slower, INT8 2.5x faster
+    (records of :class:`~.report.goals.Goal`)."""
+    from .report.goals import Goal
+
     base = result["backends"][0]
     if base["kind"] != "torch" or base["precision"] != "fp32":
         return []
@@ -301,16 +312,16 @@ def goals(result: dict) -> list[dict]:
         if ratio is None or backend["device"] != base["device"]:
             continue
         if backend["kind"] == "onnxruntime" and backend["precision"] == "fp32":
-            found.append({"what": f"{backend['name']} vs {base['name']}, batch 1 compute p50", "target": "ratio <= 1.0",
-                          "measured": ratio, "met": ratio <= 1.0})
+            found.append(Goal(f"{backend['name']} vs {base['name']}, batch 1 compute p50", "ratio", "<=", 1.0, "x",
+                              ratio, ratio <= 1.0).as_dict())
         if backend["precision"] == "int8":
             parity = backend.get("parity") or {}
             speedup = 1 / ratio
             met = speedup >= INT8_SPEEDUP_GOAL and parity.get("passed") is not False
-            found.append({"what": f"{backend['name']} speed-up over {base['name']}, batch 1 compute p50"
-                                  + ("" if parity else " (accuracy not measured: add --parity)"),
-                          "target": f">= {INT8_SPEEDUP_GOAL}x within its accuracy budget", "measured": speedup,
-                          "met": met})
+            what = (f"{backend['name']} speed-up over {base['name']}, batch 1 compute p50"
+                    + ("" if parity else " (accuracy not measured: add --parity)"))
+            found.append(Goal(what, "speedup", ">=", INT8_SPEEDUP_GOAL, "x", speedup, met,
+                              condition="within its accuracy budget").as_dict())
     return found
 
 

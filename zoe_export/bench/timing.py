@@ -28,7 +28,7 @@ class HostTimer:
 
     def iteration(self, batch: int) -> dict[str, float]:
         t0 = time.perf_counter()
-        prepared, x = self._prepare(batch)
+        prepared, x = self.prepare_batch(batch)
         t1 = time.perf_counter()
         depth = self._compute(x)
         t2 = time.perf_counter()
@@ -37,7 +37,7 @@ class HostTimer:
         split, self.last_split = self.last_split or {"compute": t2 - t1}, None
         return {"preprocess": t1 - t0, **split, "postprocess": t3 - t2}
 
-    def _prepare(self, batch: int):
+    def prepare_batch(self, batch: int):
         prepared = [preprocess.prepare(self.images[i % len(self.images)], self.engine.size, fit=self.engine.fit,
                                        pad_input=True) for i in range(batch)]
         return prepared, np.concatenate([p.batch for p in prepared])
@@ -89,7 +89,7 @@ class TrtTimer(HostTimer):
 
     def __init__(self, engine, images):
         super().__init__(engine, images)
-        from ..runtime import cuda
+        from ..trt import cuda
 
         self.cuda = cuda
         self.stream = cuda.Stream()
@@ -105,7 +105,7 @@ class TrtTimer(HostTimer):
         e0.record(self.stream)
         self.input.copy_from_host(feed, self.stream)
         e1.record(self.stream)
-        out = runner.run({model.name: DeviceArray(self.input.ptr, feed.shape, feed.dtype)},
+        out = runner.run({model.input_name: DeviceArray(self.input.ptr, feed.shape, feed.dtype)},
                          stream=self.stream.handle)["metric_depth"]
         e2.record(self.stream)
         depth = np.empty(out.shape, out.dtype)
@@ -121,11 +121,8 @@ class TrtTimer(HostTimer):
 
 
 def make_timer(spec, engine, images: list[np.ndarray]) -> HostTimer:
-    if spec.kind == "tensorrt":
-        return TrtTimer(engine, images)
-    if spec.kind == "torch" and spec.on_gpu:
-        return TorchCudaTimer(engine, images)
-    return HostTimer(engine, images)  # ONNX Runtime's CUDA provider copies inside run(): one compute stage
+    """The registered timer of the spec's backend (ONNX Runtime's CUDA provider copies inside run(): host timer)."""
+    return spec.backend.make_timer(engine, images, spec.on_gpu)
 
 
 def summarize(iterations: list[dict[str, float]], batch: int) -> dict:

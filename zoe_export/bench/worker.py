@@ -133,6 +133,6 @@ def _gpu_memory_mb(spec: BackendSpec) -> float | None:
         import torch
 
         return torch.cuda.max_memory_allocated() / 2**20
-    from ..runtime import cuda
+    from ..trt import cuda
 
     return cuda.memory_used_mb()  # the device's use now (TensorRT allocates up front), all processes

@@ -22,11 +22,11 @@ import numpy as np
 
 from .. import __version__
 from .._files import current_umask, file_sha256, make_folder
+from .._lazy import require
 from .._log import log
 from ..errors import ZoeExportError, check_seed, option
 
 FORMAT = "zoe-export calibration set"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
 SHARD_SIZE = 64
 INPUT_NAME = "image"
 #: measured: one full-size M12-N forward at 384x512 on 2 CPU cores (torch 2.13) takes ~5.4 s; a
@@ -80,27 +80,25 @@ def _image_sources(folder: Path) -> list[_Source]:
         raise ZoeExportError(f"{flag} {folder} does not exist; pass a folder of images.")
     if not folder.is_dir():
         raise ZoeExportError(f"{flag} {folder} is a file, not a folder; pass the folder that holds the images.")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-    return [_Source(p) for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    from ..io.images import list_images
+
+    return [_Source(p) for p in list_images(folder)]
 
 
 def _import_cv2():
-    try:
-        import cv2
-    except ImportError as exc:
-        raise ZoeExportError("reading --video needs OpenCV: pip install opencv-python-headless (or zoe-export[video])") from exc
-    return cv2
+    return require("cv2", f"reading {option('--video', 'videos=')}")
 
 
 def _video_sources(video: Path, stride: int) -> list[_Source]:
     cv2 = _import_cv2()
     if not video.is_file():
-        raise ZoeExportError(f"--video {video} does not exist.")
+        raise ZoeExportError(f"{option('--video', 'videos=')} {video} does not exist.")
     capture = cv2.VideoCapture(str(video))
     frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     capture.release()
     if frames <= 0:
-        raise ZoeExportError(f"--video {video}: OpenCV reads no frames from it (unsupported codec?).")
+        raise ZoeExportError(f"{option('--video', 'videos=')} {video}: OpenCV reads no frames from it "
+                             "(unsupported codec?).")
     return [_Source(video, i) for i in range(0, frames, stride)]
 
 
@@ -117,11 +115,11 @@ def _read_video_frame(source: _Source) -> np.ndarray:
 
 def _preprocess(image: np.ndarray, spec: SetSpec) -> np.ndarray:
     """Exactly what inference feeds the graph (see ``zoe_export.preprocess.prepare``)."""
-    from ..preprocess import prepare
+    from ..preprocess import prepare, to_uint8
 
     batch = prepare(image, (spec.height, spec.width), fit=spec.fit, pad_input=spec.pad_input).batch[0]
     if spec.input_format == "uint8-nhwc":
-        return np.clip(np.round(batch.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
+        return to_uint8(batch, "chw")
     return batch
 
 
@@ -148,7 +146,7 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
     """
     from tqdm import tqdm
 
-    from ..io.images import read_image
+    from ..io.images import IMAGE_SUFFIXES, read_image
 
     check_counts(count, min_count)
     check_seed(seed)
@@ -159,7 +157,8 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
     if not candidates:
         where = f"{root}" if root is not None else "the given videos"
         raise ZoeExportError(f"no images found in {where} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}); "
-                             "pass --images DIR with photos like the ones the model will see.")
+                             f"pass {option('--images DIR', 'images=DIR')} with photos like the ones the model "
+                             "will see.")
     order = np.random.default_rng(seed).permutation(len(candidates))
     output = Path(output)
     check_output(output)
@@ -196,7 +195,8 @@ def build_calibration_set(output: str | Path, spec: SetSpec, *, images: str | Pa
                 "Add images to the folder."
             )
         if len(chosen) < count:
-            log.warning("only %d usable images for --count %d: the set holds %d", len(chosen), count, len(chosen))
+            log.warning("only %d usable images for %s %d: the set holds %d", len(chosen), option("--count", "count="),
+                        count, len(chosen))
         for item in skipped:
             log.warning("skipped %s: %s", item["source"], item["reason"])
         manifest = _manifest(spec, chosen, skipped, shards, seed, variant, root, videos)

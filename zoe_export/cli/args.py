@@ -129,6 +129,75 @@ def precision_options_from_args(args: argparse.Namespace, precision: str):
     return options
 
 
+class _Backend(argparse.Action):
+    """Keeps --engine / --onnx / --torch in the order given: the first is the base."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        backends = list(getattr(namespace, "backends", None) or [])
+        backends.append((self.dest, value))
+        namespace.backends = backends
+
+
+def add_backend_args(parser: argparse.ArgumentParser) -> None:
+    """The backends zoe-bench and zoe-bench eval run (TensorRT engines, ONNX graphs, the PyTorch model)."""
+    from ..registry import list_backends
+
+    g = parser.add_argument_group("backends (each may be repeated; the first named is the base)")
+    for backend in list_backends():  # --onnx, --engine, ...: the backend registry's file backends
+        if backend.bench_flag:
+            g.add_argument(backend.bench_flag, action=_Backend, dest=backend.name, metavar=backend.bench_metavar,
+                           help=backend.bench_help)
+    g.add_argument("--torch", action=_Backend, nargs="?", const="fp32", metavar="MODE",
+                   help="the PyTorch reference: fp32 (default), amp, compile or amp+compile (needs --variant)")
+    g.add_argument("--provider", choices=("cpu", "cuda"), default="cpu",
+                   help="ONNX Runtime provider for --onnx (cuda needs onnxruntime-gpu)")
+    g.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device of --torch (default cpu)")
+    g.add_argument("--amp", action="store_true", help="--torch in CUDA autocast FP16 (as --torch amp)")
+    g.add_argument("--compile", action="store_true", help="--torch through torch.compile (as --torch compile)")
+    g.add_argument("--threads", type=at_least(1), help="CPU threads of each backend (default: its own choice)")
+    add_model_args(parser, required=False)  # for --torch (and a PyTorch parity reference)
+    parser.set_defaults(backends=[])
+
+
+def backend_specs(args: argparse.Namespace) -> list:
+    """The one mapping from the backend flags to :class:`~zoe_export.bench.backends.BackendSpec` objects."""
+    from ..bench.backends import file_spec, onnx_spec
+
+    def make(kind: str, value: str):
+        if kind == "torch":
+            return torch_spec_from_args(value, args)
+        if kind == "onnxruntime":  # its own flags: --provider, --threads
+            return onnx_spec(value, args.provider, args.threads)
+        return file_spec(value, backend=kind)
+
+    specs = [make(kind, value) for kind, value in args.backends]
+    names = [s.name for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ZoeExportError(f"{', '.join(duplicates)} named twice: give each backend once.")
+    if not any(kind == "torch" for kind, _ in args.backends) and (args.amp or args.compile):
+        raise ZoeExportError("--amp and --compile apply to --torch, which is not among the backends.")
+    return specs
+
+
+TORCH_MODES = ("fp32", "amp", "compile", "amp+compile")
+
+
+def torch_spec_from_args(mode: str, args: argparse.Namespace):
+    """``--torch [fp32|amp|compile|amp+compile]`` with the model flags (variant, weights, size, device)."""
+    from ..bench.backends import torch_spec
+
+    if mode not in TORCH_MODES:
+        raise ZoeExportError(f"--torch {mode}: choose one of {', '.join(TORCH_MODES)}.")
+    if not args.variant:
+        raise ZoeExportError("--torch needs --variant (M12-N, M12-K, M12-NK), and --checkpoint F or --random-weights.")
+    return torch_spec(args.variant, device=args.device, amp="amp" in mode.split("+") or args.amp,
+                      compile="compile" in mode.split("+") or args.compile, threads=args.threads,
+                      checkpoint=args.checkpoint, weights="random" if args.random_weights else None, seed=args.seed,
+                      sha256=args.sha256, height=args.height, width=args.width, max_depth=args.max_depth,
+                      domain=args.domain or "auto")
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
 

@@ -6,7 +6,7 @@
     zoe-bench eval --dataset nyu --data nyu_test/ --onnx zoed_m12_n.onnx
 
 Each backend runs in its own worker process; the parent interleaves their timing rounds. The first
-backend named is the base the others are compared to.
+backend named is the base the others are compared to. ``zoe-bench eval`` is :mod:`.bench_eval`.
 """
 from __future__ import annotations
 
@@ -15,16 +15,15 @@ import sys
 from pathlib import Path
 
 from ..errors import ZoeExportError
-from .args import add_common_args, add_model_args, at_least, cli_entry, positive_number
-
-
-class _Backend(argparse.Action):
-    """Keeps --engine / --onnx / --torch in the order given: the first is the base."""
-
-    def __call__(self, parser, namespace, value, option_string=None):
-        backends = list(getattr(namespace, "backends", None) or [])
-        backends.append((self.dest, value))
-        namespace.backends = backends
+from .args import (
+    add_backend_args,
+    add_common_args,
+    at_least,
+    backend_specs,
+    cli_entry,
+    positive_number,
+    torch_spec_from_args,
+)
 
 
 def _batch_sizes(text: str) -> tuple[int, ...]:
@@ -34,27 +33,11 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated batch sizes, e.g. 1,2,4,8") from None
 
 
-def _add_backend_args(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("backends (each may be repeated; the first named is the base)")
-    g.add_argument("--engine", action=_Backend, metavar="E.engine", help="a TensorRT engine from zoe-export trt")
-    g.add_argument("--onnx", action=_Backend, metavar="M.onnx", help="an ONNX graph in ONNX Runtime")
-    g.add_argument("--torch", action=_Backend, nargs="?", const="fp32", metavar="MODE",
-                   help="the PyTorch reference: fp32 (default), amp, compile or amp+compile (needs --variant)")
-    g.add_argument("--provider", choices=("cpu", "cuda"), default="cpu",
-                   help="ONNX Runtime provider for --onnx (cuda needs onnxruntime-gpu)")
-    g.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device of --torch (default cpu)")
-    g.add_argument("--amp", action="store_true", help="--torch in CUDA autocast FP16 (as --torch amp)")
-    g.add_argument("--compile", action="store_true", help="--torch through torch.compile (as --torch compile)")
-    g.add_argument("--threads", type=at_least(1), help="CPU threads of each backend (default: its own choice)")
-    add_model_args(parser, required=False)  # for --torch (and a PyTorch parity reference)
-    parser.set_defaults(backends=[])
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoe-bench", description="Latency, throughput and parity of ZoeDepth "
                                      "backends, side by side (zoe-bench eval: accuracy on NYU / KITTI).")
     add_common_args(parser)
-    _add_backend_args(parser)
+    add_backend_args(parser)
     g = parser.add_argument_group("timing")
     g.add_argument("--batch-sizes", type=_batch_sizes, default=(1,), metavar="1,2,4,8", help="default 1")
     g.add_argument("--warmup", type=at_least(0),
@@ -79,44 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_eval_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoe-bench eval", description="Accuracy against ground truth with the "
-                                     "paper's protocol (NYU Depth v2 Eigen split, KITTI Eigen split).")
-    add_common_args(parser)
-    parser.add_argument("--dataset", choices=("nyu", "kitti"), required=True)
-    parser.add_argument("--data", required=True, metavar="DIR", help="the dataset's folder (layouts: README)")
-    parser.add_argument("--split", metavar="FILE", help="the split file (KITTI: required; NYU: optional)")
-    parser.add_argument("--limit", type=at_least(1), help="evaluate only the first N samples")
-    parser.add_argument("--reference-result", metavar="JSON", help="a stored result to compute mRI against")
-    parser.add_argument("--output", metavar="DIR", help="write eval.json there")
-    _add_backend_args(parser)
-    return parser
-
-
-def backend_specs(args) -> list:
-    from ..bench.backends import engine_spec, onnx_spec, torch_spec
-
-    make = {"engine": engine_spec, "onnx": lambda v: onnx_spec(v, args.provider, args.threads),
-            "torch": lambda v: torch_spec(v, args)}
-    specs = [make[kind](value) for kind, value in args.backends]
-    names = [s.name for s in specs]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ZoeExportError(f"{', '.join(duplicates)} named twice: give each backend once.")
-    if not any(kind == "torch" for kind, _ in args.backends) and (args.amp or args.compile):
-        raise ZoeExportError("--amp and --compile apply to --torch, which is not among the backends.")
-    return specs
-
-
 def reference_spec(args, specs):
-    from ..bench.backends import BackendSpec, onnx_spec, torch_spec
+    from ..bench.backends import onnx_spec
 
     if args.reference.startswith("onnx:"):
         spec = onnx_spec(args.reference[5:], "cpu", args.threads)
         if spec.precision != "fp32":
             raise ZoeExportError(f"--reference {args.reference}: the reference must be an FP32 graph, this is "
                                  f"{spec.precision}.")
-        return BackendSpec(spec.kind, spec.source, "cpu", "fp32", spec.options)
+        return spec  # on the CPU, FP32: as given, with what it read from the file
     if args.reference != "torch":
         raise ZoeExportError(f"--reference {args.reference}: give torch or onnx:PATH.")
     existing = next((s for s in specs if s.kind == "torch" and s.precision == "fp32"), None)
@@ -128,7 +82,7 @@ def reference_spec(args, specs):
     saved = args.amp, args.compile
     args.amp = args.compile = False
     try:
-        return torch_spec("fp32", args)
+        return torch_spec_from_args("fp32", args)
     finally:
         args.amp, args.compile = saved
 
@@ -137,7 +91,9 @@ def reference_spec(args, specs):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["eval"]:
-        return _main_eval(argv[1:])
+        from . import bench_eval
+
+        return bench_eval.main(argv[1:])
     args = build_parser().parse_args(argv)
     from .._files import check_folder_writable
     from .._log import setup_logging
@@ -181,23 +137,11 @@ def _warn_ignored(args) -> None:
     for flag, given, applies, what in (
             ("--reference", args.reference != "torch", args.parity, "--parity"),
             ("--reference-mismatch-ok", args.reference_mismatch_ok, args.parity, "--parity"),
-            ("--provider", args.provider != "cpu", "onnx" in kinds, "--onnx backends"),
+            ("--provider", args.provider != "cpu", "onnxruntime" in kinds, "--onnx backends"),
             ("--device", args.device != "cpu", "torch" in kinds, "--torch"),
             ("--variant", bool(args.variant), torch_used, "--torch and a PyTorch parity reference")):
         if given and not applies:
             log.warning("%s is ignored: it applies to %s, which this run does not use.", flag, what)
-
-
-def _main_eval(argv: list[str]) -> int:
-    args = build_eval_parser().parse_args(argv)
-    from .._log import setup_logging
-    from ..bench.eval_run import run_eval
-
-    setup_logging(args.verbose)
-    specs = backend_specs(args)
-    if len(specs) != 1:
-        raise ZoeExportError("zoe-bench eval takes one backend: --engine E, --onnx M or --torch (with --variant).")
-    return run_eval(specs[0], args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 from .args import add_common_args
 
 
-def add_doctor_parser(sub) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser("doctor", help="what this machine has for each stage (TensorRT, CUDA, GPUs, ONNX Runtime, "
                                       "ModelOpt, torch); --smoke builds and runs tiny engines")
     add_common_args(p)
@@ -17,10 +17,10 @@ def add_doctor_parser(sub) -> None:
                         "Runtime (parity, latency); refused without TensorRT and a GPU")
     p.add_argument("--json", nargs="?", const="-", metavar="FILE",
                    help="write the report as JSON to FILE (without FILE: to stdout, instead of the table)")
-    p.set_defaults(func=cmd_doctor)
+    p.set_defaults(func=run)
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from .._files import atomic_output, check_writable
     from ..doctor import diagnose
 

@@ -16,8 +16,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ..errors import ZoeExportError
-from ..runtime.trt_api import INSTALL, POLYGRAPHY
 from ..trt import environment
+from ..trt.api import INSTALL, POLYGRAPHY
 
 OK, MISSING, INCOMPATIBLE = "ok", "missing", "incompatible"
 DRIVER_FIX = "install the NVIDIA driver for your GPU (nvidia-smi should then list it)"
@@ -88,7 +88,7 @@ def check_polygraphy(tensorrt: Check) -> Check:
 # -- CUDA: cuda-python, the driver, the GPUs ---------------------------------------------------------------------------
 def check_cuda_python() -> tuple[Check, int | None]:
     """The check, and the CUDA version of cuda-python's runtime (None without it)."""
-    from ..runtime import cuda
+    from ..trt import cuda
 
     try:
         cuda.import_cudart()
@@ -114,7 +114,7 @@ def check_driver_and_gpus(runtime: int | None) -> list[Check]:
 
 
 def _from_cuda_python(runtime: int) -> list[Check]:
-    from ..runtime import cuda
+    from ..trt import cuda
 
     driver = cuda.driver_version()
     if driver == 0:

@@ -22,12 +22,12 @@ CALLS = 20
 
 def run_smoke() -> list[dict]:
     """One result per engine: precision, REL, delta1, bound, passed, p50 latency (ms), or the error."""
-    from ..compare.metrics import PRECISIONS as BOUNDS
     from ..compare.metrics import compare_outputs
     from ..errors import ZoeExportError
     from ..export import export_onnx
     from ..io import synthetic
     from ..models import load_model
+    from ..registry import get_precision
     from ..runtime import DepthEngine
     from ..trt import BuildOptions, EngineCache, build_engine, probe_environment
 
@@ -52,9 +52,10 @@ def run_smoke() -> list[dict]:
             except ZoeExportError as exc:
                 results.append({"precision": name, "passed": False, "error": str(exc)})
                 continue
-            (comparison,) = compare_outputs({"metric_depth": got}, {"metric_depth": expected}, BOUNDS[name])
+            bound = get_precision(name).tolerance
+            (comparison,) = compare_outputs({"metric_depth": got}, {"metric_depth": expected}, bound)
             results.append({"precision": name, "rel": comparison.metrics["rel"], "delta1": comparison.metrics["delta1"],
-                            "max_rel": BOUNDS[name].max_rel, "min_delta1": BOUNDS[name].min_delta1,
+                            "max_rel": bound.max_rel, "min_delta1": bound.min_delta1,
                             "passed": comparison.passed, "failures": comparison.failures, "latency_p50_ms": p50})
     return results
 

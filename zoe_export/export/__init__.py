@@ -8,11 +8,11 @@ from __future__ import annotations
 import importlib
 
 from .graph_checks import check_tensorrt_support, graph_summary, tensorrt_problems
-from .metadata import load_onnx, read_metadata
+from .metadata import load_onnx, read_card
 
 _EXPORTER = ("INPUT_FORMATS", "ExportOptions", "ExportWrapper", "default_output", "export_onnx", "preflight")
 
-__all__ = [*_EXPORTER, "check_tensorrt_support", "graph_summary", "load_onnx", "read_metadata", "tensorrt_problems"]
+__all__ = [*_EXPORTER, "check_tensorrt_support", "graph_summary", "load_onnx", "read_card", "tensorrt_problems"]
 
 
 def __getattr__(name: str):

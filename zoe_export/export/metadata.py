@@ -1,20 +1,44 @@
-"""Provenance in the ONNX file (``metadata_props``) and reading exported files back."""
+"""Reading exported ONNX files back: the graph (with or without its weights) and its model card."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import onnx
 
 from .._files import existing_file
+from ..card import ModelCard
 from ..errors import ZoeExportError
 
 #: protobuf's hard limit is 2 GiB; bigger graphs keep their weights in a .data file beside them
 PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2
 
-def read_metadata(path: str | Path) -> dict[str, str]:
-    """The ``metadata_props`` of an ONNX file (without reading its weights)."""
-    model = load_onnx(path, load_external_data=False)
-    return {p.key: p.value for p in model.metadata_props}
+def read_card(path: str | Path) -> ModelCard:
+    """The model card of an ONNX file from zoe-export (read without its weights)."""
+    return card_of(load_onnx(path, load_external_data=False), str(path))
+
+
+def card_of(model: onnx.ModelProto, where: str) -> ModelCard:
+    """The model card in a loaded graph's ``metadata_props``."""
+    return ModelCard.from_metadata({p.key: p.value for p in model.metadata_props}, where)
+
+
+def write_card(model: onnx.ModelProto, card: ModelCard) -> None:
+    """Replace the graph's ``metadata_props`` with ``card``."""
+    del model.metadata_props[:]
+    for key, value in card.to_metadata().items():
+        model.metadata_props.add(key=key, value=value)
+
+
+def load_onnx_hashed(path: str | Path) -> tuple[onnx.ModelProto, str]:
+    """The graph (without external data) and the file's sha256, from one read of the file."""
+    path = existing_file(path, "ONNX file", "pass an .onnx file from zoe-export onnx.")
+    data = path.read_bytes()
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as exc:  # onnx raises DecodeError and others for damaged files
+        raise ZoeExportError(f"{path} is not a readable ONNX file ({exc}). Export it again.") from exc
+    return model, hashlib.sha256(data).hexdigest()
 
 
 def load_onnx(path: str | Path, load_external_data: bool = True) -> onnx.ModelProto:

@@ -22,12 +22,16 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..card import ModelCard, Weights
 from .._files import atomic_output, check_writable, folders_removed_on_failure, refuse_folder
 from .._log import log, stage
-from ..compare.metrics import PRECISIONS, compare_outputs
+from .._lazy import require
+from ..compare.metrics import compare_outputs
 from ..errors import ZoeExportError, option
-from ..runtime import OnnxrtRunner, TensorSpec, TorchRunner, import_onnxruntime
+from ..registry import get_backend, get_precision
+from ..tensors import TensorSpec
 from .graph_checks import check_tensorrt_support, graph_summary
+from .inputs import verification_inputs
 from .metadata import PROTOBUF_LIMIT
 
 INPUT_FORMATS = ("float-nchw", "uint8-nhwc")
@@ -105,23 +109,6 @@ def default_output(model: nn.Module, options: ExportOptions) -> Path:
 
 # ----------------------------------------------------------------------------------------- inputs
 
-def verification_inputs(h: int, w: int, input_format: str, batch: int | None) -> dict[str, np.ndarray]:
-    """Structured and random inputs, as named batches the exported graph takes."""
-    from ..io.synthetic import demo_scene
-    from ..preprocess import resize_bilinear
-
-    scene = resize_bilinear(demo_scene().astype(np.float32) / 255.0, (h, w))
-    noise = np.random.default_rng([0, h, w]).random((h, w, 3)).astype(np.float32)
-    images = [scene, noise]
-    if input_format == "uint8-nhwc":
-        images = [np.round(img * 255).astype(np.uint8) for img in images]
-    else:
-        images = [np.ascontiguousarray(img.transpose(2, 0, 1)) for img in images]
-    if batch is None:  # dynamic: one batch of both, and a single one
-        return {"batch": np.stack(images), "single": images[0][None]}
-    return {f"input{i}": np.stack([img] * batch) for i, img in enumerate(images)}
-
-
 # ----------------------------------------------------------------------------------------- stages
 
 def _trace(wrapper: ExportWrapper, options: ExportOptions):
@@ -166,39 +153,20 @@ def _fold(program) -> None:
     onnxscript.optimizer.optimize_ir(program.model, should_fold=_keep_bias_gathers)
 
 
-def _metadata(model: nn.Module, wrapper: ExportWrapper, options: ExportOptions) -> dict[str, str]:
+def model_card(model: nn.Module, input_format: str = "float-nchw", batch: int | None = 1,
+               opset: int | None = None) -> ModelCard:
+    """The card of an FP32 export of ``model`` (from :func:`zoe_export.load_model`): what it is and its weights."""
     import onnx
 
     p, v = model.provenance, model.variant
-    spec = wrapper.input_spec(options.batch)
-    lo, hi = v.depth_range
-    fmt = lambda xs: ",".join(f"{x:g}" for x in xs)  # noqa: E731
-    return {
-        "zoe_export.version": __version__,
-        "variant": v.name,
-        "head_type": v.head_type,
-        "precision": options.precision,
-        "input_name": INPUT_NAME,
-        "input_format": options.input_format,
-        "input_shape": ",".join("N" if d is None else str(d) for d in spec.shape),
-        "height": str(p["height"]),
-        "width": str(p["width"]),
-        "batch": "dynamic" if options.batch is None else str(options.batch),
-        "depth_min": f"{lo:g}",
-        "depth_max": f"{p['max_depth'] if p.get('max_depth') is not None else hi:g}",
-        "max_depth": "" if p.get("max_depth") is None else f"{p['max_depth']:g}",
-        "domain": p.get("domain") or "",
-        "mean": fmt(v.preprocessing.mean),
-        "std": fmt(v.preprocessing.std),
-        "fit": p.get("fit", v.preprocessing.fit),
-        "outputs": ",".join(wrapper.output_names),
-        "weights": p["weights"],
-        "checkpoint_sha256": p.get("sha256", ""),
-        "random_seed": str(p["seed"]) if p["weights"] == "random" else "",
-        "opset": str(options.opset),
-        "torch_version": torch.__version__,
-        "onnx_version": onnx.__version__,
-    }
+    outputs = ("metric_depth", "domain_logits") if v.head_type == "NK" else ("metric_depth",)
+    weights = Weights(p["weights"], p.get("sha256") or None, p["seed"] if p["weights"] == "random" else None)
+    return ModelCard(
+        variant=v.name, head=v.head_type, height=p["height"], width=p["width"], input_name=INPUT_NAME,
+        input_format=input_format, batch=batch, mean=tuple(v.preprocessing.mean), std=tuple(v.preprocessing.std),
+        fit=p.get("fit", v.preprocessing.fit), depth_range=tuple(v.depth_range), max_depth=p.get("max_depth"),
+        domain=p.get("domain") or None, outputs=outputs, precision="fp32", weights=weights, opset=opset,
+        versions={"zoe_export": __version__, "torch": torch.__version__, "onnx": onnx.__version__})
 
 
 def _save(program, folder: Path, name: str, external: bool) -> list[Path]:
@@ -218,11 +186,11 @@ def _save(program, folder: Path, name: str, external: bool) -> list[Path]:
 
 def _verify(path: Path, inputs: dict[str, dict[str, np.ndarray]], references: dict[str, dict[str, np.ndarray]],
             precision: str) -> dict:
-    tolerance = PRECISIONS[precision]
+    tolerance = get_precision(precision).tolerance
     report, failures = {}, []
     # The graph as written (what TensorRT parses), not ONNX Runtime's rewrite of it; this also keeps
     # the session's peak memory near the weights' size (optimising a BEiT-L graph peaks at ~5 GB).
-    with OnnxrtRunner(path, graph_optimization="disabled") as runner:
+    with get_backend("onnxruntime").open(path, graph_optimization="disabled") as runner:
         for case, feed in inputs.items():
             results = compare_outputs(runner.infer(feed), references[case], tolerance)
             report[case] = {r.name: r.metrics for r in results}
@@ -253,7 +221,8 @@ def preflight(output: str | Path | None, options: ExportOptions) -> None:
         for companion in (".json", ".data"):  # written beside it: a folder there would fail after the export
             refuse_folder(Path(output).with_name(Path(output).name + companion))
     if options.verify:
-        import_onnxruntime()
+        require("onnxruntime", "the export's verification",
+                instead=f"pass {option('--no-verify', 'verify=False')} to skip the ONNX Runtime check")
 
 
 def export_onnx(model: nn.Module, output: str | Path | None = None, options: ExportOptions | None = None) -> dict:
@@ -279,7 +248,7 @@ def _export(model: nn.Module, output: Path, options: ExportOptions) -> dict:
     inputs, references = {}, {}
     if options.verify:
         with timed("reference", "PyTorch reference outputs for verification"):
-            with TorchRunner(wrapper, [spec], wrapper.output_names) as runner:
+            with get_backend("torch").open(wrapper, input_specs=[spec]) as runner:
                 for case, batch in verification_inputs(*model.image_size, options.input_format, options.batch).items():
                     inputs[case] = {INPUT_NAME: batch}
                     references[case] = runner.infer(inputs[case])
@@ -293,8 +262,8 @@ def _export(model: nn.Module, output: Path, options: ExportOptions) -> dict:
         blocks = model.variant.encoder.depth
         if summary["relative_position_gathers"] != blocks:
             raise RuntimeError(f"expected {blocks} relative-position Gathers, found {summary['relative_position_gathers']}")
-    metadata = _metadata(model, wrapper, options)
-    program.model.metadata_props.update(metadata)
+    card = model_card(model, options.input_format, options.batch, options.opset)
+    program.model.metadata_props.update(card.to_metadata())
     external = options.external_data
     if external is None:
         external = summary["initializer_bytes"] > PROTOBUF_LIMIT
@@ -322,7 +291,7 @@ def _export(model: nn.Module, output: Path, options: ExportOptions) -> dict:
     manifest = {
         "file": output.name,
         "external_data": output.name + ".data" if external else None,
-        "metadata": metadata,
+        "card": card.to_dict(),
         "model": model.provenance,
         "options": asdict(options),
         "graph": summary,
@@ -334,4 +303,4 @@ def _export(model: nn.Module, output: Path, options: ExportOptions) -> dict:
     if verification:
         worst = max((m["rel"] for case in verification["cases"].values() for name, m in case.items() if "rel" in m), default=0)
         log.info("verified: worst REL %.2e over %d case(s)", worst, len(verification["cases"]))
-    return {**manifest, "path": str(output)}
+    return {**manifest, "path": str(output), "card": card}

@@ -1,7 +1,8 @@
-"""Image files: read RGB photos, write PNGs, 16-bit depth PNGs, colourised depth and comparisons."""
+"""Image files: list and read RGB photos, write PNGs, 16-bit depth PNGs, colourised depth and comparisons."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
@@ -10,6 +11,10 @@ from .._files import atomic_output, existing_file
 from ..errors import ZoeExportError
 
 PathLike = str | os.PathLike
+
+#: the photo formats every image folder is read for (calibration sets, benchmarks)
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 # Anchor colours (RGB, 0-255) spaced evenly over [0, 1]; linearly interpolated in between.
 _COLORMAPS: dict[str, np.ndarray] = {
@@ -37,6 +42,20 @@ _GAP = 4  # white pixels between side-by-side panels
 
 
 # --------------------------------------------------------------------------- RGB images
+
+
+def list_images(folder: PathLike, suffixes: frozenset[str] = IMAGE_SUFFIXES, *, recursive: bool = True) -> list[Path]:
+    """The image files in ``folder`` (and its subfolders), sorted; hidden files and folders skipped.
+
+    A suffix matches case-insensitively. A folder that does not exist has no images: callers say so.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    return sorted(path for path in candidates
+                  if path.suffix.lower() in suffixes and path.is_file()
+                  and not any(part.startswith(".") for part in path.relative_to(root).parts))
 
 
 def read_image(path: PathLike) -> np.ndarray:
@@ -118,19 +137,25 @@ def write_depth_png16(path: PathLike, depth_m: np.ndarray, scale: float = 1000.0
     _save_png(path, Image.fromarray(encoded))
 
 
-def read_depth_png16(path: PathLike, scale: float = 1000.0) -> np.ndarray:
-    """Read a 16-bit depth PNG written by :func:`write_depth_png16` as float32 metres."""
-    source = existing_file(path, "depth PNG", "pass a 16-bit depth PNG written by zoe-export.")
+def read_depth_png16(path: PathLike, scale: float = 1000.0, units: str = "millimetres") -> np.ndarray:
+    """Read a single-channel 16-bit depth PNG as float32 metres: value / ``scale`` (0 stays 0 = no depth).
+
+    ``units`` names what the stored values are, for the error on an 8-bit or colour image.
+    """
+    if not scale > 0:
+        raise ZoeExportError(f"depth scale must be positive, got {scale}.")
+    source = existing_file(path, "depth PNG", "pass a 16-bit single-channel depth PNG.")
     try:
         with Image.open(source) as opened:
             mode = opened.mode
-            values = np.asarray(opened)
+            values = np.asarray(opened) if mode in _SIXTEEN_BIT_MODES else None
     except (UnidentifiedImageError, OSError) as exc:
-        raise ZoeExportError(f"cannot read depth PNG {source}: {exc}.") from exc
-    if not mode.startswith("I") or values.ndim != 2:
+        raise ZoeExportError(f"cannot read depth PNG {source}: {exc}. Check the file is a PNG.") from exc
+    if values is None or values.ndim != 2 or values.dtype.kind not in "ui":
         raise ZoeExportError(
-            f"{source} is a {mode} image, not a single-channel 16-bit depth PNG; "
-            "pass a file written by write_depth_png16."
+            f"depth map {source} is a {mode} image, not a 16-bit single-channel PNG; depth PNGs hold integer "
+            f"{units} (as write_depth_png16 and the datasets' originals store them): 8-bit or colour copies lose "
+            "the depth."
         )
     return (values.astype(np.float64) / scale).astype(np.float32)
 
@@ -240,3 +265,36 @@ def side_by_side(images: list[np.ndarray], labels: list[str] | None = None) -> n
             pieces.append(gap)
         pieces.append(panel)
     return np.concatenate(pieces, axis=1)
+
+
+def _log_label(value: float) -> str:
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def parity_panel(
+    rgb: np.ndarray,
+    reference: np.ndarray,
+    depth: np.ndarray,
+    labels: tuple[str, str, str] = ("input", "reference", "backend"),
+    error_range: tuple[float, float] = (1e-6, 1e-1),
+) -> np.ndarray:
+    """input | reference depth | depth | relative error, side by side (uint8 HxWx3).
+
+    Both depth maps are coloured on the reference's finite range; |depth - reference| / |reference| on a
+    log scale over ``error_range``, which the fourth label states. Depth maps may be (H,W), (1,H,W) or (1,1,H,W).
+    """
+    if len(labels) != 3:
+        raise ZoeExportError(f"parity_panel takes 3 labels (input, reference, depth), got {len(labels)}.")
+    reference, depth = _depth_2d(reference), _depth_2d(depth)
+    if reference.shape != depth.shape:
+        raise ZoeExportError(f"depth of shape {depth.shape} against a reference of shape {reference.shape}.")
+    finite = reference[np.isfinite(reference)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    relative = np.abs(depth - reference) / np.maximum(np.abs(reference), 1e-12)
+    floor, ceil = error_range
+    return side_by_side(
+        [rgb, colorize_depth(reference, low, high), colorize_depth(depth, low, high),
+         colorize_error(relative, floor, ceil)],
+        [*labels, f"relative error, log {_log_label(floor)}..{_log_label(ceil)}"],
+    )

@@ -1,5 +1,6 @@
 """The reference models: ZoeD_N, ZoeD_K, ZoeD_NK in PyTorch, loading the official checkpoints."""
-from ._builder import ModelOptions, build_model, load_model
+from ._architecture import ModelOptions, build_model
+from ._builder import load_model
 from ._pretrained import cache_dir, cached_checkpoint, guess_variant, random_state_dict, read_state_dict
 from ._registry import (
     BeitConfig,

@@ -6,7 +6,6 @@ it in the cache and every later load verifies it; a user can pin a hash (``sha25
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import json
 import logging
@@ -61,7 +60,6 @@ def _progress(total: int | None, desc: str):
 
 def download(url: str, dest: Path, expected_sha256: str | None = None) -> str:
     """Download ``url`` to ``dest`` atomically with a progress bar; returns the file's sha256."""
-    digest = hashlib.sha256()
     try:
         with atomic_output(dest) as tmp:
             with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
@@ -69,18 +67,20 @@ def download(url: str, dest: Path, expected_sha256: str | None = None) -> str:
                 with _progress(int(total) if total else None, dest.name) as bar:
                     for chunk in iter(lambda: response.read(_CHUNK), b""):
                         out.write(chunk)
-                        digest.update(chunk)
                         bar.update(len(chunk))
-            received, actual = bar.n, digest.hexdigest()
+            received = bar.n
             if total and received != int(total):
                 raise ZoeExportError(
                     f"download of {url} broke off after {received} of {total} bytes. Run again to retry; "
-                    f"on an unreliable network, download the file by hand and pass it with --checkpoint PATH."
+                    f"on an unreliable network, download the file by hand and pass it with "
+                    f"{option('--checkpoint PATH', 'checkpoint=PATH')}."
                 )
+            actual = file_sha256(tmp)  # the bytes as written, read back
             if expected_sha256 and actual != expected_sha256.lower():
                 raise ZoeExportError(
                     f"download of {url} is corrupt: sha256 {actual}, expected {expected_sha256}. "
-                    f"Try again; if it persists, download the file by hand and pass it with --checkpoint."
+                    f"Try again; if it persists, download the file by hand and pass it with "
+                    f"{option('--checkpoint', 'checkpoint=')}."
                 )
     except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", None) or exc
@@ -179,7 +179,7 @@ def normalize_state_dict(obj, source: str = "weights") -> dict[str, torch.Tensor
 
 def expected_shapes(variant: Variant) -> dict[str, tuple[int, ...]]:
     """Every state-dict key of ``variant`` with its shape (built on the meta device: no memory)."""
-    from ._builder import build_model
+    from ._architecture import build_model
 
     with torch.device("meta"):
         model = build_model(variant)

@@ -56,23 +56,31 @@ class SearchResult:
         return rows
 
     def table(self, high_precision: str) -> str:
-        first = self.steps[0]
-        lines = [f"accuracy budget: REL <= {self.budget:g} on the held-out samples "
-                 f"({'met' if self.met else 'NOT met'}, {self.seconds:.0f} s)",
-                 f"all groups INT8: REL {first.rel:.3e}  delta1 {first.delta1:.5f}  ({first.seconds:.1f} s)"]
-        if not self.sensitivity:
-            return "\n".join(lines)
-        lines += [f"{'group':20} {'sensitivity':>12} {'precision':>9} {'REL after':>11} {'delta1':>9} {'s':>6}"]
-        for row in self.rows(high_precision):
-            fmt = lambda v, spec: f"{'-':>{spec.split('.')[0]}}" if v is None else format(v, spec)  # noqa: E731
-            lines.append(f"{row['group']:20} {fmt(row['sensitivity_rel'], '12.3e')} {row['precision']:>9} "
-                         f"{fmt(row['rel_after'], '11.3e')} {fmt(row['delta1_after'], '9.5f')} {fmt(row['seconds'], '6.1f')}")
-        return "\n".join(lines)
+        """The console table of this search (:func:`search_table` of :meth:`to_dict`)."""
+        return search_table(self.to_dict(high_precision))
 
     def to_dict(self, high_precision: str) -> dict:
         return {"budget_rel": self.budget, "met": self.met, "kept_groups": self.kept_groups,
                 "int8_groups": sorted(self.selection.groups), "seconds": round(self.seconds, 1),
                 "steps": [asdict(s) for s in self.steps], "table": self.rows(high_precision)}
+
+
+def search_table(search: dict) -> str:
+    """The console table of a budget search, from :meth:`SearchResult.to_dict` (as a manifest holds it)."""
+    first = search["steps"][0]
+    lines = [f"accuracy budget: REL <= {search['budget_rel']:g} on the held-out samples "
+             f"({'met' if search['met'] else 'NOT met'}, {search['seconds']:.0f} s)",
+             f"all groups INT8: REL {first['rel']:.3e}  delta1 {first['delta1']:.5f}  ({first['seconds']:.1f} s)"]
+    rows = search["table"]
+    if all(row["sensitivity_rel"] is None for row in rows):  # met at once: no group was measured
+        return "\n".join(lines)
+    lines += [f"{'group':20} {'sensitivity':>12} {'precision':>9} {'REL after':>11} {'delta1':>9} {'s':>6}"]
+    for row in rows:
+        fmt = lambda v, spec: f"{'-':>{spec.split('.')[0]}}" if v is None else format(v, spec)  # noqa: E731
+        lines.append(f"{row['group']:20} {fmt(row['sensitivity_rel'], '12.3e')} {row['precision']:>9} "
+                     f"{fmt(row['rel_after'], '11.3e')} {fmt(row['delta1_after'], '9.5f')} "
+                     f"{fmt(row['seconds'], '6.1f')}")
+    return "\n".join(lines)
 
 
 def _timed(evaluate: Evaluate, selection: Int8Selection) -> tuple[float, float, float]:

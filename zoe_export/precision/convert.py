@@ -24,21 +24,22 @@ import onnx
 
 from .. import __version__
 from .._files import atomic_output, check_writable, folders_removed_on_failure, refuse_folder
-from .._memory import release_memory
+from .._lazy import resolve
 from .._log import log, stage
-from ..compare.metrics import PRECISIONS, Tolerance
+from .._memory import release_memory
+from ..card import Calibration, ModelCard
+from ..compare.tolerance import Tolerance
 from ..errors import ZoeExportError, option
-from ..export.metadata import PROTOBUF_LIMIT, load_onnx, read_metadata
-from ..runtime import Runner
+from ..export.metadata import PROTOBUF_LIMIT, card_of, load_onnx, read_card, write_card
+from ..registry import get_precision, list_precisions
 from .budget import SearchResult, search_budget
 from .fp16 import PrecisionPlan, convert_fp16, emulate_fp16, plan_fp16
 from .int8 import (CALIBRATION_METHODS, HIGH_PRECISIONS, Int8Selection, activation_inputs, calibrate, count_qdq,
                    dequantize_nodes, int8_nodes, keep_float_inputs, keep_rules_summary, quantize_qdq, select_int8)
 from .islands import FP16_ISLANDS, Island
-from .parity import (Workbench, compute_references, graph_batch, heldout_feeds, parity, parity_picture, print_parity,
+from .parity import (Workbench, compute_references, heldout_feeds, parity, parity_lines, parity_picture,
                      structured_feeds)
 
-TARGET_PRECISIONS = ("fp16", "int8")
 BACKENDS = ("auto", "modelopt", "builtin")
 #: FP16 Q/DQ scales need opset 19 (QuantizeLinear/DequantizeLinear with float16)
 _FP16_QDQ_OPSET = 19
@@ -76,15 +77,16 @@ class PrecisionOptions:
         if self.backend == "auto" and source is not None:
             fits, why = modelopt_fits(self.precision, source)
             if not fits:
-                log.warning("%s: using the builtin converter (--backend modelopt insists)", why)
+                log.warning("%s: using the builtin converter (%s insists)", why,
+                            option("--backend modelopt", "backend=modelopt"))
                 return "builtin"
         return "modelopt"
 
     def validate(self) -> None:
-        if self.precision not in TARGET_PRECISIONS:
-            raise ZoeExportError(f"{option('--precision', 'precision=')} {self.precision!r}: choose fp32, fp16 or "
-                                 "int8.")
-        if self.precision == "int8" and self.calib is None:
+        if self.precision not in list_precisions(converted=True):
+            raise ZoeExportError(f"{option('--precision', 'precision=')} {self.precision!r}: choose one of "
+                                 f"{', '.join(list_precisions())}.")
+        if get_precision(self.precision).needs_calibration and self.calib is None:
             raise ZoeExportError(f"{option('--precision int8', 'precision=int8')} needs a calibration set: "
                                  f"{option('--calib DIR', 'calib=DIR')} (make one with: zoe-export calib --images DIR "
                                  "--variant ... --output DIR).")
@@ -110,8 +112,9 @@ class PrecisionOptions:
                                  "must be at least 1.")
 
     def tolerance(self) -> Tolerance | None:
-        """Bounds on every input (FP16); INT8 is judged by its budget on the held-out samples."""
-        return PRECISIONS["fp16"] if self.precision == "fp16" else None
+        """Bounds on every input (FP16); a precision judged by the user's budget (INT8) has none here."""
+        precision = get_precision(self.precision)
+        return None if precision.budget_from_card else precision.tolerance
 
 
 def default_precision_output(fp32_name: str | Path, precision: str) -> Path:
@@ -121,9 +124,12 @@ def default_precision_output(fp32_name: str | Path, precision: str) -> Path:
 
 # ------------------------------------------------------------------------------------ FP16
 
-def _fp16(bench: Workbench, options: PrecisionOptions, converter: str) -> tuple[onnx.ModelProto, dict]:
+def fp16_stage(bench: Workbench, options: PrecisionOptions, calib, progress: bool,
+               converter: str) -> tuple[onnx.ModelProto, dict]:
+    """The FP16 converter (the precision registry's ``fp16``): the graph to write and its report."""
+    fp32 = bench.fp32
     with stage("planning FP16 (islands stay FP32)"):
-        plan = plan_fp16(load_onnx(bench.source), options.islands)
+        plan = plan_fp16(fp32, options.islands)
     if converter == "modelopt":
         from .modelopt_backend import autocast_fp16, plan_of
 
@@ -131,9 +137,10 @@ def _fp16(bench: Workbench, options: PrecisionOptions, converter: str) -> tuple[
             real = autocast_fp16(bench.source, plan)
             plan = plan_of(real, plan)  # what AutoCast actually made FP16
     else:
-        real = convert_fp16(load_onnx(bench.source), plan)
+        real = convert_fp16(_copy(fp32), plan)
     with stage("measuring the FP16 emulation (Cast round trips, graph optimisations off)"):
-        emulated = bench.run(emulate_fp16(load_onnx(bench.source), plan), list(bench.feeds), "disabled")
+        emulated = bench.run(emulate_fp16(fp32, plan), list(bench.feeds), "disabled")  # the last use: in place
+        bench.fp32 = None
     with stage("running the FP16 graph in ONNX Runtime (for reference: the CPU computes it in FP32)"):
         as_run = bench.run(real, list(bench.feeds), "all")
     report = {
@@ -228,20 +235,22 @@ def _calibrate(bench: Workbench, options: PrecisionOptions, calib, fp32: onnx.Mo
 
 def _within_budget(bench: Workbench, builder: "_Int8Builder", options: PrecisionOptions) -> SearchResult:
     search = _search(bench, builder, builder.candidates, options.max_rel_drift)
-    print(search.table(options.high_precision))
     if not search.met:
+        log.warning("%s", search.table(options.high_precision))
         raise ZoeExportError(
             f"the INT8 budget REL <= {options.max_rel_drift:g} cannot be met: with every layer group back in "
             f"{options.high_precision} ({', '.join(search.kept_groups)}) REL is still {search.steps[-1].rel:.3g}. "
-            "The rest of the drift comes from nodes kept by --keep-precision rules or from the held-out "
-            "images; raise --max-rel-drift or use --precision fp16."
+            f"The rest of the drift comes from nodes kept by {option('--keep-precision', 'keep_precision=')} rules "
+            f"or from the held-out images; raise {option('--max-rel-drift', 'max_rel_drift=')} or use "
+            f"{option('--precision fp16', 'precision=fp16')}."
         )
-    return search
+    return search  # the caller reports its table (the manifest's "search"; see budget.search_table)
 
 
-def _int8(bench: Workbench, options: PrecisionOptions, calib, progress: bool,
-          converter: str) -> tuple[onnx.ModelProto, dict]:
-    fp32 = load_onnx(bench.source)
+def int8_stage(bench: Workbench, options: PrecisionOptions, calib, progress: bool,
+               converter: str) -> tuple[onnx.ModelProto, dict]:
+    """The INT8 converter (the precision registry's ``int8``): calibrated, selected within the budget."""
+    fp32 = bench.fp32
     candidates = select_int8(fp32, options.keep_precision)
     if not candidates.quantize:
         keep = option("--keep-precision", "keep_precision=")
@@ -290,24 +299,21 @@ def _search(bench: Workbench, builder: _Int8Builder, candidates: Int8Selection, 
 
 # ------------------------------------------------------------------------------------ API
 
-def _read_source(source: Path) -> dict[str, str]:
-    metadata = read_metadata(source)
-    precision = metadata.get("precision", "fp32")
-    if precision != "fp32":
-        raise ZoeExportError(f"{source} is already {precision}; convert the FP32 export (a graph is never converted twice).")
-    missing = [k for k in ("height", "width", "input_format", "input_name", "batch") if k not in metadata]
-    if missing:
-        raise ZoeExportError(f"{source} lacks zoe-export metadata ({', '.join(missing)}); export it with zoe-export onnx.")
-    return metadata
+def _read_source(source: Path, model: onnx.ModelProto | None = None) -> ModelCard:
+    card = read_card(source) if model is None else card_of(model, str(source))
+    if card.precision != "fp32":
+        raise ZoeExportError(f"{source} is already {card.precision}; convert the FP32 export (a graph is never "
+                             "converted twice).")
+    return card
 
 
-def _open_calib(options: PrecisionOptions, metadata: dict[str, str], source: Path):
+def _open_calib(options: PrecisionOptions, card: ModelCard, source: Path):
     if options.calib is None:
         return None
     from ..calib import CalibrationSet
 
     calib = CalibrationSet(options.calib)
-    calib.check_matches(int(metadata["height"]), int(metadata["width"]), metadata["input_format"], str(source))
+    calib.check_matches(card.height, card.width, card.input_format, str(source))
     return calib
 
 
@@ -316,26 +322,27 @@ def parity_inputs(source: str | Path, options: PrecisionOptions) -> dict[str, di
     (named ``heldout:...``). Callers that hold the PyTorch model run it on these and pass the outputs
     to :func:`convert_precision` as ``reference`` (then free the model before the heavy part)."""
     source = Path(source)
-    metadata = _read_source(source)
-    return _parity_feeds(metadata, _open_calib(options, metadata, source), options.holdout)
+    card = _read_source(source)
+    return _parity_feeds(card, _open_calib(options, card, source), options.holdout)
 
 
-def _parity_feeds(metadata: dict[str, str], calib, holdout: int) -> dict[str, dict[str, np.ndarray]]:
-    batch = graph_batch(metadata)
-    feeds = structured_feeds(metadata, batch)
+def _parity_feeds(card: ModelCard, calib, holdout: int) -> dict[str, dict[str, np.ndarray]]:
+    feeds = structured_feeds(card)
     if calib is not None and holdout:
-        feeds.update(heldout_feeds(calib.split(holdout)[1], batch))
+        feeds.update(heldout_feeds(calib.split(holdout)[1], card.batch))
     return feeds
 
 
 def convert_precision(source: str | Path, output: str | Path | None, options: PrecisionOptions,
-                      reference: Runner | dict[str, dict[str, np.ndarray]] | None = None,
+                      reference=None,
                       reference_name: str | None = None, progress: bool = True) -> dict:
     """Convert an FP32 export to ``options.precision``, measure it, write it; returns the manifest.
 
     ``reference``: a runner to compute the FP32 reference with (e.g. the PyTorch model), or its
     outputs on :func:`parity_inputs` already computed; default: the FP32 graph in ONNX Runtime.
-    The returned manifest also has ``path``, where the graph was written.
+    The returned manifest also has ``path``, where the graph was written. Nothing is printed: the
+    figures are in the manifest (``parity``, INT8 ``search``), and :func:`~.parity.parity_lines` and
+    :func:`~.budget.search_table` format them for a console.
     """
     options.validate()
     source = Path(source)
@@ -353,38 +360,41 @@ def _convert(source: Path, output: Path, options: PrecisionOptions, reference, r
     check_writable(output, flag)
     for companion in (".json", ".parity.png"):  # written beside it, after the conversion
         refuse_folder(output.with_name(output.name + companion))
-    metadata = _read_source(source)
-    calib = _open_calib(options, metadata, source)
+    fp32 = load_onnx(source)  # the source is read once; the stages take it from the workbench
+    card = _read_source(source, fp32)
+    calib = _open_calib(options, card, source)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zoe-precision-") as tmp:
-        bench = Workbench(source, metadata, Path(tmp), _parity_feeds(metadata, calib, options.holdout))
+        bench = Workbench(source, card, Path(tmp), _parity_feeds(card, calib, options.holdout), fp32)
+        del fp32
         with stage(f"FP32 reference outputs on {len(bench.feeds)} input(s)"):
             name = compute_references(bench, reference)
         del reference
         release_memory()
-        if options.precision == "fp16":
-            model, report = _fp16(bench, options, converter)
-        else:
-            model, report = _int8(bench, options, calib, progress, converter)
+        stage_of = resolve(get_precision(options.precision).converter)
+        model, report = stage_of(bench, options, calib, progress, converter)
     report["converter"] = _converter_name(options.precision, converter)
     measured = report.pop("parity")
     picture = report.pop("picture")
     report["parity"] = measured
-    print_parity(options.precision, measured)
     if options.verify and measured["passed"] is False:
+        log.warning("%s", "\n".join(parity_lines(options.precision, measured)))
         raise ZoeExportError(f"{options.precision} parity failed, nothing written:\n  " + "\n  ".join(measured["failures"]))
-    _stamp(model, metadata, options, calib, report)
+    reference_name = reference_name or name
+    new_card = _card(card, options, calib, report, reference_name)
+    write_card(model, new_card)
     manifest = {
         "file": output.name,
-        "source": {"file": str(source), "metadata": metadata},
+        "source": {"file": str(source), "card": card.to_dict()},
+        "card": new_card.to_dict(),
         "precision": options.precision,
-        "reference": reference_name or name,
+        "reference": reference_name,
         **report,
         "seconds": round(time.perf_counter() - start, 1),
         "zoe_export_version": __version__,
     }
     _write(model, output, manifest, picture)
-    return {**manifest, "path": str(output)}
+    return {**manifest, "path": str(output), "card": new_card}
 
 
 def _converter_name(precision: str, converter: str) -> str:
@@ -396,22 +406,18 @@ def _converter_name(precision: str, converter: str) -> str:
     return "zoe-export FP16 converter" if precision == "fp16" else "ONNX Runtime QDQ quantizer (our selection and ranges)"
 
 
-def _stamp(model: onnx.ModelProto, metadata: dict, options: PrecisionOptions, calib, report: dict) -> None:
-    props = dict(metadata)
-    props["precision"] = options.precision
-    props["source_precision"] = "fp32"
-    props["converter"] = report.get("converter", "")
-    if options.precision == "fp16" or options.high_precision == "fp16":
-        props["fp16_islands"] = ",".join(i.name for i in options.islands)
-    if options.precision == "int8":
-        props.update({"high_precision": options.high_precision, "calibration_set": calib.id,
-                      "calibration_method": options.calib_method,
-                      "int8_budget_rel": "" if options.max_rel_drift is None else f"{options.max_rel_drift:g}",
-                      "int8_groups": ",".join(report["int8_groups"])})
-    props["measured_rel"] = f"{report['parity']['overall']['rel']:.3e}"
-    del model.metadata_props[:]
-    for key, value in props.items():
-        model.metadata_props.add(key=key, value=str(value))
+def _card(source: ModelCard, options: PrecisionOptions, calib, report: dict, reference: str) -> ModelCard:
+    """The converted graph's card: the FP32 card with what the conversion decided and measured."""
+    int8 = options.precision == "int8"
+    fp16_inside = options.precision == "fp16" or options.high_precision == "fp16"
+    return source.with_changes(
+        precision=options.precision, source_precision="fp32", converter=report.get("converter"),
+        fp16_islands=tuple(i.name for i in options.islands) if fp16_inside else (),
+        high_precision=options.high_precision if int8 else None,
+        calibration=Calibration(calib.id, options.calib_method) if int8 else None,
+        int8_budget_rel=options.max_rel_drift if int8 else None,
+        int8_groups=tuple(report["int8_groups"]) if int8 else (),
+        measured_rel=float(f"{report['parity']['overall']['rel']:.3e}"), reference=reference)  # as the graph keeps it
 
 
 def _write(model: onnx.ModelProto, output: Path, manifest: dict, picture: np.ndarray) -> None:

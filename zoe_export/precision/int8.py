@@ -162,7 +162,8 @@ class _RangeStats:
 
     def __init__(self, method: str, bins: int = 2048):
         if method not in CALIBRATION_METHODS:
-            raise ZoeExportError(f"--calib-method {method!r}: choose one of {', '.join(CALIBRATION_METHODS)}.")
+            raise ZoeExportError(f"{option('--calib-method', 'calib_method=')} {method!r}: choose one of "
+                                 f"{', '.join(CALIBRATION_METHODS)}.")
         self.method = method
         self.low: dict[str, float] = {}
         self.high: dict[str, float] = {}
@@ -216,9 +217,9 @@ def calibrate(model: onnx.ModelProto, tensors: list[str], feeds: Iterable[dict[s
     """
     from tqdm import tqdm
 
-    from ..runtime import import_onnxruntime
+    from .._lazy import INSTALL, require
 
-    ort = import_onnxruntime()
+    ort = require("onnxruntime", "INT8 calibration", INSTALL["onnxruntime"])
     stats = _RangeStats(method, bins)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # every tensor as in the graph

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import onnx
 
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 from .fp16 import PrecisionPlan
 from .graph import FLOAT, FLOAT16, tensor_types
 from .int8 import QUANTIZED_OPS, Int8Selection, fold_weight_quantization
@@ -75,7 +75,8 @@ def _import(module: str):
     try:
         return importlib.import_module(module)
     except Exception as exc:
-        raise ZoeExportError(f"--backend modelopt: NVIDIA Model Optimizer cannot be imported ({exc}); {INSTALL}") from exc
+        raise ZoeExportError(f"{option('--backend modelopt', 'backend=modelopt')}: NVIDIA Model Optimizer cannot be "
+                             f"imported ({exc}); {INSTALL}") from exc
 
 
 @contextlib.contextmanager

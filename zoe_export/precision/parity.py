@@ -13,19 +13,22 @@ import numpy as np
 import onnx
 
 from .._memory import release_memory
-from ..compare.metrics import PRECISIONS, Tolerance, compare_outputs
-from ..runtime import OnnxrtRunner
+from ..card import ModelCard
+from ..compare.metrics import compare_outputs
+from ..compare.tolerance import Tolerance
+from ..registry import get_backend, get_precision
 from .graph import save_model
 
 
 @dataclass
 class Workbench:
-    """The FP32 source, its facts, the parity inputs and their reference outputs."""
+    """The FP32 source (its path, and the graph read once), its card, the parity inputs and their references."""
 
     source: Path
-    metadata: dict[str, str]
+    card: ModelCard
     tmp: Path
     feeds: dict[str, dict[str, np.ndarray]]
+    fp32: onnx.ModelProto | None = None  # the FP32 graph with its weights; converters copy what they change
     references: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
@@ -35,28 +38,27 @@ class Workbench:
 
     @property
     def batch(self) -> int | None:
-        return graph_batch(self.metadata)
+        return self.card.batch
 
     def run(self, model: onnx.ModelProto, cases: list[str], graph_optimization: str) -> dict[str, dict[str, np.ndarray]]:
         path = self.tmp / "candidate.onnx"
         save_model(model, path)
-        with OnnxrtRunner(path, graph_optimization=graph_optimization) as runner:
+        with onnxruntime_runner(path, graph_optimization) as runner:
             outputs = {case: runner.infer(self.feeds[case]) for case in cases}
         release_memory()  # the session's copy of the weights, before the next candidate's
         return outputs
 
 
-def graph_batch(metadata: dict[str, str]) -> int | None:
-    """The graph's fixed batch size from its metadata; None for a dynamic batch."""
-    batch = metadata.get("batch", "1")
-    return None if batch == "dynamic" else int(batch)
+def onnxruntime_runner(path: Path, graph_optimization: str = "disabled"):
+    """An ONNX Runtime runner from the backend registry (the precision stage measures on the CPU)."""
+    return get_backend("onnxruntime").open(path, graph_optimization=graph_optimization)
 
 
-def structured_feeds(metadata: dict[str, str], batch: int | None) -> dict[str, dict[str, np.ndarray]]:
-    from ..export.onnx_export import verification_inputs
+def structured_feeds(card: ModelCard) -> dict[str, dict[str, np.ndarray]]:
+    from ..export.inputs import verification_inputs
 
-    cases = verification_inputs(int(metadata["height"]), int(metadata["width"]), metadata["input_format"], batch)
-    return {case: {metadata["input_name"]: array} for case, array in cases.items()}
+    cases = verification_inputs(card.height, card.width, card.input_format, card.batch)
+    return {case: {card.input_name: array} for case, array in cases.items()}
 
 
 def heldout_feeds(calib, batch: int | None) -> dict[str, dict[str, np.ndarray]]:
@@ -74,7 +76,7 @@ def compute_references(bench: Workbench, reference) -> str:
         bench.references = reference
         return "reference outputs given by the caller"
     if reference is None:
-        with OnnxrtRunner(bench.source, graph_optimization="disabled") as runner:
+        with onnxruntime_runner(bench.source) as runner:
             bench.references = {case: runner.infer(feed) for case, feed in bench.feeds.items()}
         return "the FP32 graph in ONNX Runtime (graph optimisations off)"
     with reference:
@@ -98,7 +100,7 @@ def parity(bench: Workbench, outputs: dict[str, dict[str, np.ndarray]], toleranc
             backend: str, budget: float | None = None) -> dict:
     """Metrics per input and overall. ``tolerance`` judges every input (FP16); ``budget`` judges the
     mean REL over the held-out samples (INT8), the figure the budget search works on."""
-    judge = tolerance or PRECISIONS["int8"]  # without bounds: non-finite values and routing still fail
+    judge = tolerance or get_precision("int8").tolerance  # without bounds: non-finite values and routing still fail
     cases, failures = {}, []
     for case, out in outputs.items():
         results = compare_outputs(out, bench.references[case], judge)
@@ -123,25 +125,22 @@ def parity(bench: Workbench, outputs: dict[str, dict[str, np.ndarray]], toleranc
 def parity_picture(bench: Workbench, outputs: dict[str, dict[str, np.ndarray]], label: str) -> np.ndarray:
     """input | FP32 depth | converted depth | relative error, for the first input (the structured scene)."""
     from ..io import images
+    from ..preprocess import to_uint8
 
     case = next(iter(outputs))
     image = next(iter(bench.feeds[case].values()))[0]
-    rgb = image if image.dtype == np.uint8 else np.clip(image.transpose(1, 2, 0) * 255, 0, 255).astype(np.uint8)
+    rgb = to_uint8(image, "hwc" if image.dtype == np.uint8 else "chw")  # uint8-nhwc or float-nchw graphs
     reference, converted = bench.references[case]["metric_depth"][0, 0], outputs[case]["metric_depth"][0, 0]
-    relative = np.abs(converted - reference) / np.maximum(np.abs(reference), 1e-12)
-    lo, hi = float(reference.min()), float(reference.max())
-    return images.side_by_side(
-        [rgb, images.colorize_depth(reference, lo, hi), images.colorize_depth(converted, lo, hi),
-         images.colorize_error(relative, 1e-6, 1e-1)],
-        ["input", "FP32 reference", label, "relative error, log 1e-6..1e-1"],
-    )
+    return images.parity_panel(rgb, reference, converted, ("input", "FP32 reference", label))
 
 
-def print_parity(precision: str, report: dict) -> None:
+def parity_lines(precision: str, report: dict) -> list[str]:
+    """The console lines of a :func:`parity` report: one per input, then the verdict (the CLI prints them)."""
+    lines = []
     for case, outputs in report["cases"].items():
         m = outputs["metric_depth"]
-        print(f"parity   {case[:40]:40} REL {m['rel']:.2e}  RMSE {m['rmse']:.2e}  delta1 {m['delta1']:.6f}  "
-              f"max abs {m['max_abs']:.2e}")
+        lines.append(f"parity   {case[:40]:40} REL {m['rel']:.2e}  RMSE {m['rmse']:.2e}  delta1 {m['delta1']:.6f}  "
+                     f"max abs {m['max_abs']:.2e}")
     verdict = {True: "passed", False: "FAILED", None: "measured (no budget given)"}[report["passed"]]
     o, h = report["overall"], report["heldout"]
     if report["tolerance"]:
@@ -150,5 +149,6 @@ def print_parity(precision: str, report: dict) -> None:
         bound = f"held-out mean REL {h['rel']:.2e} <= budget {report['budget_rel']:g}"
     else:
         bound = f"held-out mean REL {h['rel']:.2e}" if h else "no held-out samples"
-    print(f"parity   {precision} {verdict}: mean REL {o['rel']:.2e} (worst {o['worst_rel']:.2e}), "
-          f"delta1 {o['delta1']:.6f}; {bound}; {report['backend']}")
+    lines.append(f"parity   {precision} {verdict}: mean REL {o['rel']:.2e} (worst {o['worst_rel']:.2e}), "
+                 f"delta1 {o['delta1']:.6f}; {bound}; {report['backend']}")
+    return lines

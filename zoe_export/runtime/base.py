@@ -9,19 +9,11 @@ checks inputs (names, dtypes, shapes, with symbolic dimensions free) before ever
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ZoeExportError
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    name: str
-    dtype: np.dtype
-    #: None for a dimension the backend accepts at any size (e.g. a dynamic batch)
-    shape: tuple[int | None, ...]
+from ..tensors import TensorSpec
 
 
 class Runner(abc.ABC):
@@ -65,11 +57,9 @@ class Runner(abc.ABC):
             array = feed_dict[name]
             if np.dtype(array.dtype) != spec.dtype:
                 raise ZoeExportError(f"{self.name}: input {name!r} must be {spec.dtype}, got {array.dtype}.")
-            wanted = ["N" if d is None else d for d in spec.shape]
-            if len(array.shape) != len(spec.shape) or any(
-                d is not None and d != a for d, a in zip(spec.shape, array.shape)
-            ):
-                raise ZoeExportError(f"{self.name}: input {name!r} must have shape {wanted}, got {list(array.shape)}.")
+            if not spec.accepts(array.shape):
+                raise ZoeExportError(f"{self.name}: input {name!r} must have shape {spec.shape_text()}, "
+                                     f"got {list(array.shape)}.")
 
     @abc.abstractmethod
     def input_specs(self) -> list[TensorSpec]: ...

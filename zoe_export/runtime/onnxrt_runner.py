@@ -6,22 +6,19 @@ from pathlib import Path
 import numpy as np
 
 from .._files import existing_file
-from ..errors import ZoeExportError, option
-from .base import Runner, TensorSpec
+from .._lazy import INSTALL, require
+from ..errors import ZoeExportError
+from ..tensors import TensorSpec
+from .base import Runner
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8,
               "tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
-def import_onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise ZoeExportError(
-            "onnxruntime is not installed: pip install 'zoe-export[cpu]' (or '[gpu]' for onnxruntime-gpu), "
-            f"or pass {option('--no-verify', 'verify=False')} to skip the ONNX Runtime check."
-        ) from exc
-    return onnxruntime
+def import_onnxruntime(instead: str | None = None):
+    """The onnxruntime module, or an error naming the install; ``instead``: the caller's way around it
+    (e.g. "pass --no-verify to skip the ONNX Runtime check"), added to the message."""
+    return require("onnxruntime", "ONNX Runtime", INSTALL["onnxruntime"], instead)
 
 
 class OnnxrtRunner(Runner):

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ZoeExportError
-from .base import Runner, TensorSpec
+from ..errors import ZoeExportError, option
+from ..tensors import TensorSpec
+from .base import Runner
 
 
 class TorchRunner(Runner):
@@ -52,3 +53,30 @@ class TorchRunner(Runner):
 
     def _deactivate(self) -> None:
         self._call = None
+
+
+def open_torch(source, *, input_specs: list[TensorSpec] | None = None, output_names: list[str] | None = None,
+               device: str = "cpu", amp: bool = False, compile: bool = False, threads: int | None = None,
+               input_format: str = "float-nchw", **model_options) -> TorchRunner:
+    """The torch backend's opener: a module (with its ``input_specs``), or a variant name built with
+    ``model_options`` (:func:`zoe_export.load_model`'s keywords) and run as the export runs it (in
+    ``input_format``, any batch)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ZoeExportError(f"{option('--device', 'device=')} cuda: this torch build sees no CUDA GPU. Install a "
+                             f"CUDA build of torch, or use device cpu.")
+    if isinstance(source, str):
+        from ..export import ExportWrapper
+        from ..models import load_model
+
+        source = ExportWrapper(load_model(source, **model_options), input_format)
+        input_specs = [source.input_spec(None)]
+    elif model_options:
+        raise ZoeExportError(f"model options ({', '.join(model_options)}) apply to a variant name, not a module.")
+    if input_specs is None:
+        raise ZoeExportError("a module needs input_specs=[TensorSpec(...)] to run as a runner.")
+    return TorchRunner(source, input_specs, output_names or getattr(source, "output_names", None), device=device,
+                       amp=amp, compile=compile)

@@ -25,10 +25,11 @@ import numpy as np
 
 from .._files import existing_file
 from ..errors import ZoeExportError
-from . import cuda
-from .base import Runner, TensorSpec
+from ..trt import cuda
+from ..trt.api import import_tensorrt, tensorrt_factory
+from ..tensors import TensorSpec
+from .base import Runner
 from .device_arrays import DeviceArray, DeviceView, as_device_view
-from .trt_api import import_tensorrt, tensorrt_factory
 
 if TYPE_CHECKING:  # the types the contract tests check our calls against
     import tensorrt as trt
@@ -63,18 +64,19 @@ def _make_logger():
 
 @dataclass(frozen=True)
 class _Tensor:
-    name: str
+    """An engine tensor: its spec (TensorRT's -1 read as None, a dimension set at run time), direction, profile."""
+
+    spec: TensorSpec
     is_input: bool
-    dtype: np.dtype
-    shape: tuple[int, ...]  # -1 for a dimension set at run time
     profile: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None  # inputs: min, opt, max
 
     @property
-    def dynamic(self) -> bool:
-        return any(d < 0 for d in self.shape)
+    def name(self) -> str:
+        return self.spec.name
 
-    def spec(self) -> TensorSpec:
-        return TensorSpec(self.name, self.dtype, tuple(None if d < 0 else d for d in self.shape))
+    @property
+    def dtype(self) -> np.dtype:
+        return self.spec.dtype
 
 
 class TrtRunner(Runner):
@@ -183,7 +185,7 @@ class TrtRunner(Runner):
 
     # -- the interface ---------------------------------------------------------------------------
     def input_specs(self) -> list[TensorSpec]:
-        return [t.spec() for t in self._io(inputs=True)]
+        return [t.spec for t in self._io(inputs=True)]
 
     @property
     def output_names(self) -> list[str]:
@@ -192,7 +194,7 @@ class TrtRunner(Runner):
     def engine_info(self) -> dict:
         """IO names, dtypes, shapes (None for dynamic) and, for inputs, the profile's min/opt/max."""
         def entry(t: _Tensor) -> dict:
-            item = {"name": t.name, "dtype": t.dtype.name, "shape": list(t.spec().shape)}
+            item = {"name": t.name, "dtype": t.dtype.name, "shape": list(t.spec.shape)}
             if t.is_input:
                 item["profile"] = dict(zip(("min", "opt", "max"), (list(s) for s in t.profile)))
             return item
@@ -298,9 +300,9 @@ class TrtRunner(Runner):
     def _check_view(self, view: DeviceView, dtype: np.dtype, shape: tuple, what: str) -> None:
         if view.dtype != dtype:
             raise ZoeExportError(f"{self.name}: {what} must be {dtype}, got {view.dtype}.")
-        if len(view.shape) != len(shape) or any(d is not None and d != a for d, a in zip(shape, view.shape)):
-            wanted = ["N" if d is None else d for d in shape]
-            raise ZoeExportError(f"{self.name}: {what} must have shape {wanted}, got {list(view.shape)}.")
+        wanted = TensorSpec(what, dtype, shape)
+        if not wanted.accepts(tuple(view.shape)):
+            raise ZoeExportError(f"{self.name}: {what} must have shape {wanted.shape_text()}, got {list(view.shape)}.")
         if view.device_id is not None and view.device_id != self.device:
             raise ZoeExportError(f"{self.name}: {what} is on cuda:{view.device_id}, the engine on cuda:{self.device}: "
                                  f"move it (tensor.to('cuda:{self.device}')) or make a runner with device="
@@ -311,7 +313,7 @@ class TrtRunner(Runner):
         """Set the dynamic input shapes (checked against the profile); return every output's shape."""
         for name, shape in shapes.items():
             tensor = self._tensors[name]
-            if not tensor.dynamic or self._shapes.get(name) == shape:
+            if not tensor.spec.dynamic or self._shapes.get(name) == shape:
                 continue
             _check_profile(tensor, shape)
             self._shapes.pop(name, None)
@@ -387,7 +389,7 @@ def _read_tensors(engine: trt.ICudaEngine) -> dict[str, _Tensor]:
         dtype = _np_dtype(engine.get_tensor_dtype(name), name)
         shape = tuple(int(d) for d in engine.get_tensor_shape(name))
         profile = _profile(engine, name, shape) if is_input else None
-        tensors[name] = _Tensor(name, is_input, dtype, shape, profile)
+        tensors[name] = _Tensor(TensorSpec(name, dtype, shape), is_input, profile)
     return tensors
 
 
@@ -427,3 +429,16 @@ def _check_profile(tensor: _Tensor, shape: tuple[int, ...]) -> None:
 
 def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
     return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+
+def open_engine(path: str | Path, *, cuda_graph: bool = False, device: int = 0,
+                check_environment: bool = True) -> TrtRunner:
+    """The TensorRT backend's opener: the engine's manifest is checked against this TensorRT and GPU before
+    anything is deserialised (TensorRT's own failure there is a crash or a cryptic log line)."""
+    from ..trt.environment import probe_environment
+    from ..trt.manifest import check_compatible, read_manifest
+
+    existing_file(path, "engine", "build it with zoe-export trt --onnx MODEL.onnx.")
+    if check_environment:
+        check_compatible(read_manifest(path), probe_environment(), path)
+    return TrtRunner(path, cuda_graph=cuda_graph, device=device)

@@ -11,16 +11,18 @@ written to a temp file and renamed, so a failed build never leaves an engine beh
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import __version__
+from ..card import Calibration
 from .._files import atomic_output, check_writable, folders_removed_on_failure
 from .._log import log, stage
 from ..errors import ZoeExportError, option
-from .cache import EngineCache, copy_engine, file_sha256, matching_engine
+from .cache import EngineCache, copy_engine, matching_engine
 from .environment import TrtEnvironment, probe_environment
 from .graph import GraphInfo
 from .manifest import FORMAT, MANIFEST_VERSION, cache_key, write_manifest
@@ -33,12 +35,6 @@ from .plan import (
     target_precision,
 )
 from .progress import BuildProgress
-
-#: how an engine's graph metadata reaches apps (DepthEngine reads these from the manifest)
-MODEL_KEYS = ("variant", "head_type", "input_name", "input_format", "height", "width", "batch", "fit", "outputs",
-              "depth_min", "depth_max", "max_depth", "domain", "weights", "checkpoint_sha256", "random_seed")
-ISLAND_KEYS = ("fp16_islands", "high_precision", "int8_groups", "int8_budget_rel", "calibration_set",
-               "calibration_method", "converter", "measured_rel")
 
 
 @dataclass(frozen=True)
@@ -66,11 +62,13 @@ def default_timing_cache(output: Path, env: TrtEnvironment) -> Path:
     return output.with_name(f"timing_{env.gpu.sm}_trt{env.tensorrt_version}.cache")
 
 
-def prepare_build(onnx: str | Path, options: BuildOptions, env: TrtEnvironment, precision_fingerprint: dict | None = None
-                  ) -> EngineRequest:
-    """Check the request against the graph and this machine, and plan it; nothing is built or written."""
+def prepare_build(onnx: str | Path | GraphInfo, options: BuildOptions, env: TrtEnvironment,
+                  precision_fingerprint: dict | None = None) -> EngineRequest:
+    """Check the request against the graph and this machine, and plan it; nothing is built or written.
+
+    ``onnx``: a path, or the :class:`GraphInfo` a caller has read already (the graph is read once)."""
     options.validate()
-    source = GraphInfo.read(onnx)
+    source = onnx if isinstance(onnx, GraphInfo) else GraphInfo.read(onnx)
     precision, convert = target_precision(source, options)
     env.require()
     check_legacy_supported(options, env.tensorrt)
@@ -83,25 +81,33 @@ def prepare_build(onnx: str | Path, options: BuildOptions, env: TrtEnvironment, 
         options = replace(options, timing_cache=default_timing_cache(output, env))
     plan = plan_build(source, options, precision, env.tensorrt, output)
     fingerprint = {"plan": plan.fingerprint(), "conversion": precision_fingerprint if convert else None}
-    return EngineRequest(source, precision, convert, plan, output, cache_key(file_sha256(source.path), fingerprint, env))
+    return EngineRequest(source, precision, convert, plan, output, cache_key(source.sha256, fingerprint, env))
 
 
-def build_engine(onnx: str | Path, options: BuildOptions | None = None, precision_options=None,
-                 env: TrtEnvironment | None = None, cache: EngineCache | None = None, rebuild: bool = False) -> dict:
-    """Build (or reuse) the engine for ``onnx``; returns its manifest (written beside it) plus its ``path``.
+def build_engine(onnx: str | Path | GraphInfo, options: BuildOptions | None = None, precision_options=None,
+                 env: TrtEnvironment | None = None, cache: EngineCache | None = None, rebuild: bool = False,
+                 checkpoint: str | Path | None = None) -> dict:
+    """Build (or reuse) the engine for ``onnx``; returns its manifest (written beside it) plus its ``path`` and,
+    when an FP32 graph was converted first, the ``conversion`` manifest.
 
     ``precision_options``: a :class:`~zoe_export.precision.PrecisionOptions` for the conversion
     of an FP32 graph (default: the precision stage's defaults for the target, FP16 elsewhere in
-    INT8 graphs since TensorRT runs them). ``cache=None`` uses the default engine cache.
+    INT8 graphs since TensorRT runs them). ``cache=None`` uses the default engine cache. ``checkpoint``:
+    the weights of the FP32 graph, so that its conversion is measured against PyTorch (see
+    :mod:`zoe_export.precision.pipeline` for the rule when it is not given).
     """
     with folders_removed_on_failure():
         return _build_engine(onnx, options or BuildOptions(), precision_options, env or probe_environment(), cache,
-                             rebuild)
+                             rebuild, checkpoint)
 
 
-def _build_engine(onnx: str | Path, options: BuildOptions, precision_options, env: TrtEnvironment,
-                  cache: EngineCache | None, rebuild: bool) -> dict:
+def _build_engine(onnx: str | Path | GraphInfo, options: BuildOptions, precision_options, env: TrtEnvironment,
+                  cache: EngineCache | None, rebuild: bool, checkpoint: str | Path | None) -> dict:
     precision_options = _precision_options(options, precision_options)
+    if checkpoint is not None:
+        from ..precision.pipeline import check_checkpoint
+
+        check_checkpoint(checkpoint)
     request = prepare_build(onnx, options, env, _conversion_fingerprint(precision_options))
     cache = cache or EngineCache()
     if not rebuild:
@@ -109,19 +115,20 @@ def _build_engine(onnx: str | Path, options: BuildOptions, precision_options, en
         if reused is not None:
             return reused
     plan = request.plan
-    converted = None
+    built, conversion = request.source, None
     if request.convert:
-        converted = _convert(request, precision_options)
-        plan = plan.with_onnx(converted)
+        conversion = _convert(request, precision_options, checkpoint)
+        built = GraphInfo.read(conversion["path"])
+        plan = plan.with_onnx(built.path)
     start = time.perf_counter()
     with stage(f"building the TensorRT engine ({request.precision}, {plan.mode}) from {plan.onnx}"):
         for line in plan.describe():
             log.info("plan: %s", line)
-        _build(plan, request.output)
-    manifest = _manifest(request, plan, env, converted, time.perf_counter() - start)
+        engine_sha256 = _build(plan, request.output)
+    manifest = _manifest(request, plan, env, built, engine_sha256, time.perf_counter() - start)
     write_manifest(request.output, manifest)
     cache.store(request.output, manifest)
-    return {**manifest, "path": str(request.output)}
+    return {**manifest, "path": str(request.output), "conversion": conversion}
 
 
 def _precision_options(options: BuildOptions, given):
@@ -148,28 +155,29 @@ def _conversion_fingerprint(precision_options) -> dict | None:
 def _reuse(request: EngineRequest, cache: EngineCache) -> dict | None:
     manifest = matching_engine(request.output, request.key)
     if manifest is not None:
-        log.info("%s is up to date (same graph, options, TensorRT and GPU): not rebuilt (--rebuild forces it)",
-                 request.output)
+        log.info("%s is up to date (same graph, options, TensorRT and GPU): not rebuilt (%s forces it)",
+                 request.output, option("--rebuild", "rebuild=True"))
         return {**manifest, "reused": str(request.output), "path": str(request.output)}
     hit = cache.lookup(request.key)
     if hit is None:
         return None
     path, manifest = hit
-    log.info("reusing the cached engine %s (same graph, options, TensorRT and GPU; --rebuild forces a build)", path)
+    log.info("reusing the cached engine %s (same graph, options, TensorRT and GPU; %s forces a build)", path,
+             option("--rebuild", "rebuild=True"))
     copy_engine(path, request.output)
     manifest = {**manifest, "file": request.output.name, "reused": str(path)}
     write_manifest(request.output, manifest)
     return {**manifest, "path": str(request.output)}
 
 
-def _convert(request: EngineRequest, precision_options) -> Path:
-    """The precision stage on the FP32 graph, written beside the engine (kept: it is the engine's source)."""
-    from ..precision import convert_precision
+def _convert(request: EngineRequest, precision_options, checkpoint: str | Path | None) -> dict:
+    """The precision stage on the FP32 graph, written beside the engine (kept: it is the engine's source);
+    returns the conversion's manifest."""
+    from ..precision.pipeline import convert_graph
 
     converted = converted_graph_path(request.output, request.source.path, request.precision)
     with stage(f"converting {request.source.path} to {request.precision} (precision stage, measured against FP32)"):
-        convert_precision(request.source.path, converted, precision_options)
-    return converted
+        return convert_graph(request.source.path, converted, precision_options, checkpoint, request.source.card)
 
 
 def converted_graph_path(engine: Path, source: Path, precision: str) -> Path:
@@ -180,7 +188,8 @@ def converted_graph_path(engine: Path, source: Path, precision: str) -> Path:
     return converted
 
 
-def _build(plan: BuildPlan, output: Path) -> None:
+def _build(plan: BuildPlan, output: Path) -> str:
+    """Build and write the engine; returns its sha256 (hashed from the bytes written, not read back)."""
     from polygraphy.exception import PolygraphyException
 
     progress = BuildProgress()
@@ -199,36 +208,40 @@ def _build(plan: BuildPlan, output: Path) -> None:
         if data is None or data.nbytes == 0:
             raise ZoeExportError("TensorRT returned no engine (see its log above); nothing was written.")
         tmp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
-def _manifest(request: EngineRequest, plan: BuildPlan, env: TrtEnvironment, converted: Path | None,
+def _manifest(request: EngineRequest, plan: BuildPlan, env: TrtEnvironment, built: GraphInfo, engine_sha256: str,
               seconds: float) -> dict:
-    built = GraphInfo.read(plan.onnx)
-    meta = built.metadata
+    """The engine's manifest; ``built`` is the graph TensorRT parsed (the source, or its conversion)."""
     profiles = {p.input: {"min": list(p.min), "opt": list(p.opt), "max": list(p.max)} for p in plan.profiles}
+    profile = plan.profiles[0] if plan.profiles else None
+    card = built.card.with_changes(
+        batch_profile=(profile.min[0], profile.opt[0], profile.max[0]) if profile else None,
+        calibration=built.card.calibration or (
+            Calibration(plan.calibration.set_id, "entropy (TensorRT calibrator)") if plan.calibration else None),
+        versions={**built.card.versions, "tensorrt": env.tensorrt_version})
+    converted = None if built is request.source else {"file": str(built.path), "sha256": built.sha256}
     manifest = {
         "format": FORMAT,
         "version": MANIFEST_VERSION,
         "file": request.output.name,
-        "engine_sha256": file_sha256(request.output),
+        "engine_sha256": engine_sha256,
         "engine_bytes": request.output.stat().st_size,
         "cache_key": request.key,
         "tensorrt_version": env.tensorrt_version,
         "gpu": {"name": env.gpu.name, "compute_capability": env.gpu.compute_capability},
         "precision": request.precision,
         "mode": plan.mode,
-        "islands": {k: meta[k] for k in ISLAND_KEYS if meta.get(k)} | (
-            {"layer_pins": plan.fingerprint()["layer_pins"]} if plan.layer_pins else {}),
+        "card": card.to_dict(),
         "inputs": [dict(t.to_dict(), profile=profiles.get(t.name)) for t in built.inputs],
         "outputs": [t.to_dict() for t in built.outputs],
-        "onnx": {"file": str(request.source.path), "sha256": file_sha256(request.source.path),
-                 "precision": request.source.precision,
-                 "converted": None if converted is None else {"file": str(converted), "sha256": file_sha256(converted)}},
-        "calibration_set": (plan.calibration.set_id if plan.calibration else meta.get("calibration_set")) or None,
-        "model": {k: meta[k] for k in MODEL_KEYS if k in meta},
+        "onnx": {"file": str(request.source.path), "sha256": request.source.sha256,
+                 "precision": request.source.precision, "converted": converted},
         "build": {
             "plan": plan.fingerprint(),
             "describe": plan.describe(),
+            "layer_pins": plan.fingerprint()["layer_pins"] if plan.layer_pins else None,
             "timing_cache": str(plan.timing_cache) if plan.timing_cache else None,
             "seconds": round(seconds, 1),
             "built_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -236,3 +249,10 @@ def _manifest(request: EngineRequest, plan: BuildPlan, env: TrtEnvironment, conv
         },
     }
     return json.loads(json.dumps(manifest, default=str))  # as it reads back from the file
+
+
+def engine_from_onnx(onnx: str | Path, folder: str | Path, batch_profile: tuple[int, int, int] | None = None) -> Path:
+    """The TensorRT backend's file for an ONNX export (the backend registry's ``from_onnx``): an engine in ``folder``."""
+    folder = Path(folder)
+    options = BuildOptions(output=folder / (Path(onnx).stem + ".engine"), batch_profile=batch_profile)
+    return Path(build_engine(onnx, options, cache=EngineCache(folder / "cache"))["path"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from ..errors import ZoeExportError
-from ..runtime.trt_api import INSTALL
+from .api import INSTALL
 
 __all__ = ["INSTALL", "Gpu", "TrtEnvironment", "probe_environment"]
 
@@ -79,7 +79,7 @@ def _tensorrt_version() -> str | None:
 
 
 def _cuda_python_available() -> bool:
-    from ..runtime.cuda import import_cudart
+    from .cuda import import_cudart
 
     try:
         import_cudart()
@@ -89,7 +89,7 @@ def _cuda_python_available() -> bool:
 
 
 def _gpu_from_cuda() -> Gpu | None:
-    from ..runtime.cuda import device_properties
+    from .cuda import device_properties
 
     try:
         props = device_properties(0)

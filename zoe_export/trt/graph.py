@@ -1,65 +1,58 @@
-"""What the build needs to know about an ONNX graph, read without its weights."""
+"""What the build needs to know about an ONNX graph: its card, inputs, outputs and sha256, from one read.
+
+The file is read once (not its external data) and hashed from the same bytes, so a 1.4 GB graph is
+neither loaded nor hashed twice by one command; later steps take the :class:`GraphInfo`.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
 
-from ..errors import ZoeExportError
-from ..export.metadata import load_onnx
+from ..card import ModelCard
+from ..errors import ZoeExportError, option
+from ..export.metadata import card_of, load_onnx_hashed
+from ..registry import list_precisions
+from ..tensors import TensorSpec
 
-PRECISIONS = ("fp32", "fp16", "int8")
-_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
-           onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32"}
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    name: str
-    dtype: str
-    shape: tuple[int | None, ...]  # None: dynamic
-
-    @property
-    def dynamic(self) -> bool:
-        return any(d is None for d in self.shape)
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype, "shape": ["N" if d is None else d for d in self.shape]}
+_DTYPES = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16, onnx.TensorProto.UINT8: np.uint8,
+           onnx.TensorProto.INT64: np.int64, onnx.TensorProto.INT32: np.int32}
 
 
 @dataclass(frozen=True)
 class GraphInfo:
     path: Path
-    metadata: dict[str, str]
-    inputs: tuple[TensorInfo, ...]
-    outputs: tuple[TensorInfo, ...]
+    card: ModelCard
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    sha256: str
 
     @classmethod
     def read(cls, path: str | Path) -> "GraphInfo":
         path = Path(path)
         if path.suffix != ".onnx":
-            raise ZoeExportError(f"--onnx {path}: expected an .onnx file from zoe-export onnx.")
-        model = load_onnx(path, load_external_data=False)
-        metadata = {p.key: p.value for p in model.metadata_props}
+            raise ZoeExportError(f"{option('--onnx', 'onnx=')} {path}: expected an .onnx file from zoe-export onnx.")
+        model, sha256 = load_onnx_hashed(path)
+        card = card_of(model, str(path))
+        if card.precision not in list_precisions():
+            raise ZoeExportError(f"{path} has precision {card.precision!r} in its card; expected one of "
+                                 f"{', '.join(list_precisions())}. Export it again with zoe-export onnx.")
         initializers = {i.name for i in model.graph.initializer}
         inputs = tuple(_tensor(v) for v in model.graph.input if v.name not in initializers)
-        info = cls(path, metadata, inputs, tuple(_tensor(v) for v in model.graph.output))
-        if info.precision not in PRECISIONS:
-            raise ZoeExportError(f"{path} has precision {info.precision!r} in its metadata; expected one of "
-                                 f"{', '.join(PRECISIONS)}. Export it again with zoe-export onnx.")
-        return info
+        return cls(path, card, inputs, tuple(_tensor(v) for v in model.graph.output), sha256)
 
     @property
     def precision(self) -> str:
-        return self.metadata.get("precision", "fp32")
-
-    @property
-    def from_zoe_export(self) -> bool:
-        return "variant" in self.metadata
+        return self.card.precision
 
 
-def _tensor(value: onnx.ValueInfoProto) -> TensorInfo:
+def _tensor(value: onnx.ValueInfoProto) -> TensorSpec:
     kind = value.type.tensor_type
     dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in kind.shape.dim)
-    return TensorInfo(value.name, _DTYPES.get(kind.elem_type, onnx.TensorProto.DataType.Name(kind.elem_type).lower()), dims)
+    dtype = _DTYPES.get(kind.elem_type)
+    if dtype is None:
+        raise ZoeExportError(f"tensor {value.name}: {onnx.TensorProto.DataType.Name(kind.elem_type)} is not a type "
+                             "zoe-export engines take; export the graph with zoe-export onnx.")
+    return TensorSpec(value.name, np.dtype(dtype), dims)

@@ -1,9 +1,9 @@
 """The manifest beside every engine, the cache key made from it, and the compatibility check.
 
-``NAME.engine.json`` records what the engine is (precision mode and islands, inputs and outputs
-with their profiles, the ONNX file's sha256, the calibration set), what built it (TensorRT
-version, GPU and compute capability, build options, time) and the model metadata apps need to
-preprocess for it. :func:`check_compatible` compares it with the running TensorRT and GPU before
+``NAME.engine.json`` records what the engine is (its model card: the model, precision, islands,
+calibration set and batch profile; inputs and outputs with their profiles; the ONNX file's
+sha256) and what built it (TensorRT version, GPU and compute capability, build options, time).
+Manifests of version 1 (before the card) still load: their card is read from the sections they had. :func:`check_compatible` compares it with the running TensorRT and GPU before
 an engine is deserialised: TensorRT only loads engines of its own version, built for the same
 compute capability, and says so far less clearly than we can.
 """
@@ -17,11 +17,12 @@ from packaging.version import InvalidVersion, Version
 
 from .._files import atomic_output
 from .._log import log
+from ..card import ModelCard, card_from_manifest
 from ..errors import ZoeExportError
 from .environment import TrtEnvironment
 
 FORMAT = "zoe-export engine"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 #: what decides the engine's content; a change in any of these builds a new engine
 KEY_FIELDS = ("onnx_sha256", "plan", "tensorrt_version", "compute_capability", "gpu_name")
 
@@ -57,6 +58,11 @@ def read_manifest(engine: str | Path) -> dict:
         raise ZoeExportError(f"{path} was written by a newer zoe-export (manifest version {manifest['version']}); "
                              "upgrade zoe-export.")
     return manifest
+
+
+def read_card(engine: str | Path) -> ModelCard:
+    """The model card of an engine built by zoe-export trt (from its manifest)."""
+    return card_from_manifest(read_manifest(engine), str(manifest_path(engine)))
 
 
 def write_manifest(engine: str | Path, manifest: dict) -> Path:

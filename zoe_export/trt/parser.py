@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ZoeExportError
-from ..runtime.trt_api import import_tensorrt, tensorrt_factory
+from .api import import_tensorrt, tensorrt_factory
 
 if TYPE_CHECKING:  # the types the contract tests check our calls against
     import tensorrt as trt

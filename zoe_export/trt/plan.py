@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from ..errors import ZoeExportError, option
-from ..runtime.trt_api import import_tensorrt, requires_tensorrt
+from ..registry import get_precision, list_precisions
+from .api import import_tensorrt, requires_tensorrt
 from .graph import GraphInfo
 
 if TYPE_CHECKING:  # the types the contract tests check our calls against
@@ -46,8 +47,9 @@ class BuildOptions:
     output: str | Path | None = None
 
     def validate(self) -> None:
-        if self.precision not in (None, "fp16", "int8"):
-            raise ZoeExportError(f"precision {self.precision!r}: ask for fp16 or int8 (or neither).")
+        converted = list_precisions(converted=True)
+        if self.precision is not None and self.precision not in converted:
+            raise ZoeExportError(f"precision {self.precision!r}: ask for {' or '.join(converted)} (or neither).")
         if self.legacy_precision and self.precision is None:
             legacy = option("--legacy-precision", "legacy_precision=True")
             raise ZoeExportError(f"{legacy} sets the builder's FP16/INT8 flags: add "
@@ -152,7 +154,7 @@ def target_precision(graph: GraphInfo, options: BuildOptions) -> tuple[str, bool
             raise ZoeExportError(f"{calib}: {graph.path} is already {have.upper()}; a calibration set is only used to "
                                  f"make INT8 from an FP32 graph. Drop {calib}.")
         return have, False
-    if want == "int8" and options.calib is None:
+    if want is not None and get_precision(want).needs_calibration and options.calib is None:
         raise ZoeExportError(f"{ask} from an FP32 graph needs a calibration set: {calib} DIR (make one with: "
                              "zoe-export calib --images DIR --variant ... --output DIR), or pass a graph already "
                              "converted by zoe-export onnx --precision int8.")
@@ -164,9 +166,10 @@ def target_precision(graph: GraphInfo, options: BuildOptions) -> tuple[str, bool
 
 def check_legacy_supported(options: BuildOptions, tensorrt: Version) -> None:
     if options.legacy_precision and tensorrt.major >= 11:
+        legacy = option("--legacy-precision", "legacy_precision=True")
         raise ZoeExportError(
-            f"--legacy-precision: TensorRT {tensorrt} removed the builder's precision flags and INT8 calibrators "
-            "(every network is strongly typed). Drop --legacy-precision: the default build puts the same FP32 islands "
+            f"{legacy}: TensorRT {tensorrt} removed the builder's precision flags and INT8 calibrators "
+            f"(every network is strongly typed). Drop {legacy}: the default build puts the same FP32 islands "
             "and INT8 ranges into the graph.")
 
 
@@ -200,8 +203,9 @@ def batch_profiles(graph: GraphInfo, batch_profile: tuple[int, int, int] | None)
     if not dynamic:
         if batch_profile is not None:
             fixed = ", ".join(f"{t.name} {list(t.shape)}" for t in graph.inputs)
-            raise ZoeExportError(f"--batch-profile: {graph.path} has a fixed batch ({fixed}). Export with "
-                                 "zoe-export onnx --dynamic-batch for a batch profile, or drop --batch-profile.")
+            flag = option("--batch-profile", "batch_profile=")
+            raise ZoeExportError(f"{flag}: {graph.path} has a fixed batch ({fixed}). Export with "
+                                 f"zoe-export onnx --dynamic-batch for a batch profile, or drop {flag}.")
         return ()
     low, opt, high = batch_profile or DEFAULT_BATCH_PROFILE
     profiles = []
@@ -229,9 +233,7 @@ def _legacy_calibration(graph: GraphInfo, options: BuildOptions, output: Path) -
     from ..calib import CalibrationSet
 
     calib = CalibrationSet(options.calib)
-    meta = graph.metadata
-    if meta.get("height") and meta.get("width"):
-        calib.check_matches(int(meta["height"]), int(meta["width"]), meta.get("input_format", "float-nchw"), str(graph.path))
+    calib.check_matches(graph.card.height, graph.card.width, graph.card.input_format, str(graph.path))
     return Calibration(Path(options.calib), calib.id, output.with_name(output.name + ".calib.cache"))
 
 
@@ -312,8 +314,9 @@ class PinLayers:
                     layer.set_output_type(out, dtype)
             pinned += 1
         if self.pins and not pinned:
-            raise ZoeExportError("--legacy-precision: no TensorRT layer could be matched to the pinned ONNX nodes, so "
-                                 "the FP32 islands would be lost; use the default strongly typed build.")
+            raise ZoeExportError(f"{option('--legacy-precision', 'legacy_precision=True')}: no TensorRT layer could be "
+                                 "matched to the pinned ONNX nodes, so the FP32 islands would be lost; use the default "
+                                 "strongly typed build.")
         return network
 
 

@@ -63,7 +63,7 @@ class BuildProgress:
 
 def tensorrt_monitor(progress: BuildProgress):
     """A ``trt.IProgressMonitor`` forwarding to ``progress`` (made only when a build runs)."""
-    from ..runtime.trt_api import import_tensorrt
+    from .api import import_tensorrt
 
     trt = import_tensorrt()
 

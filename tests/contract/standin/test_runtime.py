@@ -8,9 +8,8 @@ from contract import real_api
 from contract.api_uses import scan
 
 from zoe_export.errors import ZoeExportError
-from zoe_export.runtime import cuda
 from zoe_export.runtime.trt_runner import TrtRunner, _make_logger
-from zoe_export.trt import probe_environment
+from zoe_export.trt import cuda, probe_environment
 from zoe_export.trt.plan import Calibration, entropy_calibrator
 from zoe_export.trt.progress import BuildProgress, tensorrt_monitor
 
@@ -95,8 +94,8 @@ CALLS = {  # every function of ours that calls cuda-python (the scan below keeps
 
 
 def test_every_cuda_wrapper_turns_no_driver_into_our_error_never_a_type_error():
-    scanned = {u.function for u in scan() if u.file.endswith("runtime/cuda.py") and u.receiver.root == "cudart"}
-    assert scanned == set(CALLS), f"functions of runtime/cuda.py that call cuda-python, not listed here: " \
+    scanned = {u.function for u in scan() if u.file.endswith("trt/cuda.py") and u.receiver.root == "cudart"}
+    assert scanned == set(CALLS), f"functions of trt/cuda.py that call cuda-python, not listed here: " \
                                   f"{sorted(scanned - set(CALLS))}; listed but gone: {sorted(set(CALLS) - scanned)}"
     wrong = {}
     for name, call in CALLS.items():

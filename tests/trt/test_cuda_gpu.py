@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from zoe_export.errors import ZoeExportError
-from zoe_export.runtime import DeviceArray, as_device_view, cuda
+from zoe_export.runtime import DeviceArray, as_device_view
+from zoe_export.trt import cuda
 
 pytestmark = pytest.mark.cuda
 

@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from zoe_export.errors import ZoeExportError
-from zoe_export.runtime.trt_api import POLYGRAPHY, requires_tensorrt, tensorrt_factory
+from zoe_export.trt.api import POLYGRAPHY, requires_tensorrt, tensorrt_factory
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 

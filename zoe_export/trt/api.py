@@ -16,10 +16,11 @@ from typing import Iterator
 
 from packaging.version import Version
 
+from .._lazy import INSTALL as LAZY_INSTALL
+from .._lazy import require
 from ..errors import ZoeExportError
 
-INSTALL = ("pip install 'zoe-export[trt]' --extra-index-url https://pypi.nvidia.com "
-           "(TensorRT and cuda-python come from NVIDIA's index)")
+INSTALL = LAZY_INSTALL["tensorrt"]
 #: Polygraphy versions that build with TensorRT 10 and 11 (0.49 reads ILayer.precision_is_set, gone in 11);
 #: pyproject.toml's extras say the same (a test checks)
 POLYGRAPHY = ">=0.50.3,<0.54"
@@ -27,11 +28,7 @@ DOCTOR = "run `zoe-export doctor` to see what this machine's TensorRT, driver an
 
 
 def import_tensorrt():
-    try:
-        import tensorrt
-    except ImportError as exc:
-        raise ZoeExportError(f"tensorrt is not installed: {INSTALL}.") from exc
-    return tensorrt
+    return require("tensorrt")
 
 
 def tensorrt_major() -> int:

@@ -1,0 +1,88 @@
+"""The model card reads and writes the same from ONNX metadata, the .onnx.json manifest and an engine manifest."""
+import json
+
+import pytest
+
+from zoe_export.card import (
+    CARD_VERSION,
+    Calibration,
+    ModelCard,
+    Weights,
+    card_from_manifest,
+    read_card,
+)
+from zoe_export.errors import ZoeExportError
+
+INT8 = ModelCard(
+    variant="M12-NK", head="NK", height=384, width=672, input_format="uint8-nhwc", batch=None, batch_profile=(1, 2, 8),
+    depth_range=(1e-3, 80.0), max_depth=40.0, domain="kitti", outputs=("metric_depth", "domain_logits"),
+    precision="int8", source_precision="fp32", fp16_islands=("layer_norm", "attractors"), high_precision="fp16",
+    int8_groups=("mlp", "attention"), int8_budget_rel=0.01, calibration=Calibration("abc123", "entropy"),
+    converter="ONNX Runtime QDQ quantizer", measured_rel=0.004, reference="PyTorch (FP32)",
+    weights=Weights("checkpoint", "f" * 64), opset=18, versions={"zoe_export": "0.1.0", "tensorrt": "10.13.2.6"})
+
+
+@pytest.mark.parametrize("card", [INT8, ModelCard("test-N", "N", 64, 96, weights=Weights("random", seed=3))])
+def test_metadata_and_json_round_trip_to_the_same_card(card):
+    meta = card.to_metadata()
+    assert all(isinstance(v, str) for v in meta.values()) and meta["card_version"] == str(CARD_VERSION)
+    assert ModelCard.from_metadata(meta) == card
+    assert ModelCard.from_dict(json.loads(json.dumps(card.to_dict()))) == card
+    assert card_from_manifest({"card": card.to_dict()}, "m.onnx.json") == card
+
+
+def test_derived_facts():
+    assert INT8.input_shape == (None, 384, 672, 3) and INT8.size == (384, 672) and INT8.depth_max == 40.0
+    spec = INT8.input_spec()
+    assert spec.name == "image" and spec.dtype.name == "uint8" and spec.shape == (None, 384, 672, 3)
+    assert INT8.to_metadata()["input_shape"] == "N,384,672,3" and INT8.to_metadata()["batch"] == "dynamic"
+    assert INT8.identity() == {"variant": "M12-NK", "weights": "checkpoint", "checkpoint_sha256": "f" * 64,
+                               "max_depth": "40", "domain": "kitti"}
+
+
+def test_version_1_graph_metadata_still_loads():
+    """Metadata as zoe-export 0.1 wrote it (no card_version, no depth_range)."""
+    old = {"zoe_export.version": "0.1.0", "variant": "M12-K", "head_type": "K", "precision": "fp16",
+           "input_name": "image", "input_format": "float-nchw", "input_shape": "1,3,384,768", "height": "384",
+           "width": "768", "batch": "1", "depth_min": "0.001", "depth_max": "80", "max_depth": "80", "domain": "",
+           "mean": "0.5,0.5,0.5", "std": "0.5,0.5,0.5", "fit": "stretch", "outputs": "metric_depth",
+           "weights": "random", "checkpoint_sha256": "", "random_seed": "0", "opset": "18",
+           "fp16_islands": "layer_norm,attractors", "measured_rel": "1.234e-04"}
+    card = ModelCard.from_metadata(old, "old.onnx")
+    assert (card.variant, card.head, card.size, card.batch, card.precision) == ("M12-K", "K", (384, 768), 1, "fp16")
+    assert card.depth_range == (0.001, 80.0) and card.max_depth == 80.0 and card.domain is None
+    assert card.weights == Weights("random", None, 0) and card.fp16_islands == ("layer_norm", "attractors")
+    assert card.measured_rel == pytest.approx(1.234e-4)
+
+
+def test_version_1_engine_manifest_still_loads_or_names_the_rebuild():
+    old = {"format": "zoe-export engine", "version": 1, "precision": "int8", "calibration_set": "c0ffee",
+           "islands": {"high_precision": "fp16", "int8_budget_rel": "0.01", "calibration_method": "entropy"},
+           "inputs": [{"name": "image", "profile": {"min": [1, 3, 64, 96], "opt": [2, 3, 64, 96], "max": [8, 3, 64, 96]}}],
+           "model": {"variant": "test-N", "head_type": "N", "height": "64", "width": "96", "batch": "dynamic",
+                     "input_format": "float-nchw", "weights": "random", "random_seed": "0"}}
+    card = card_from_manifest(old, "m.engine.json")
+    assert card.precision == "int8" and card.high_precision == "fp16" and card.int8_budget_rel == 0.01
+    assert card.calibration == Calibration("c0ffee", "entropy") and card.batch_profile == (1, 2, 8)
+    with pytest.raises(ZoeExportError, match="m.engine.json has no zoe-export model card.*zoe-export trt --rebuild"):
+        card_from_manifest({"format": "zoe-export engine", "version": 1, "model": {}}, "m.engine.json")
+
+
+@pytest.mark.parametrize("meta,match", [
+    ({"variant": "test-N", "height": "sixty", "width": "96"}, "height 'sixty' is not a whole number"),
+    ({"variant": "test-N", "height": "64", "width": "96", "input_format": "rgb"}, "input format 'rgb'"),
+    ({"height": "64", "width": "96"}, "no zoe-export model card .lacks variant.: export it again"),
+    ({"variant": "test-N", "height": "64", "width": "96", "card_version": "99"}, "newer than this zoe-export"),
+])
+def test_bad_cards_say_what_is_wrong_and_the_fix(meta, match):
+    with pytest.raises(ZoeExportError, match=match):
+        ModelCard.from_metadata(meta, "x.onnx")
+
+
+def test_read_card_finds_the_card_of_any_file(tiny_onnx, tmp_path):
+    path = tiny_onnx("test-N")
+    card = read_card(path)
+    assert card.variant == "test-N" and card.precision == "fp32" and card.weights.kind == "random"
+    assert read_card(path.with_name(path.name + ".json")) == card
+    with pytest.raises(ZoeExportError, match="no backend opens .txt"):
+        read_card(tmp_path / "notes.txt")

@@ -1,0 +1,81 @@
+"""``zoe-export demo``: M12-N end to end on a built-in scene: depth, verified ONNX, parity picture."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .args import add_common_args, add_model_args, load_model_from_args
+from .predict import add_predict_options, depth_pictures
+from .reports import report_export
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo", help="M12-N end to end on a built-in scene: depth, verified ONNX, parity picture")
+    add_common_args(p)
+    add_model_args(p, default_variant="M12-N")
+    p.add_argument("--image", help="an image of your own instead of the built-in scene")
+    p.add_argument("--no-export", dest="export", action="store_false",
+                   help="stop after the PyTorch depth (skip the verified ONNX export and its parity picture)")
+    add_predict_options(p, "demo_out")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._files import check_folder_writable
+    from .._log import log, stage
+    from ..io import images, synthetic
+    from ..models import ModelOptions, cached_checkpoint, get_variant
+
+    variant = get_variant(args.variant)
+    ModelOptions.resolve(variant, args.height, args.width, args.max_depth, args.domain)  # fail fast
+    if args.export:
+        from ..runtime import import_onnxruntime
+
+        import_onnxruntime("pass --no-export to stop after the PyTorch depth")
+    if not args.checkpoint and not args.random_weights:
+        cached = cached_checkpoint(variant)
+        if cached is not None:
+            args.checkpoint = str(cached)
+        else:
+            hint = variant.checkpoint.filename if variant.checkpoint else "FILE.pt"
+            log.warning("no %s checkpoint given or cached: the demo runs on seeded random weights. "
+                        "Pass --checkpoint %s for real depth.", variant.name, hint)
+            args.random_weights = True
+    check_folder_writable(args.output, "--output")
+    image = images.read_image(args.image) if args.image else synthetic.demo_scene()
+    with stage(f"loading {variant.name}"):
+        model = load_model_from_args(args)
+    stem = Path(args.image).stem if args.image else "demo_scene"
+    out_dir = Path(args.output)
+    depth = depth_pictures(model, image, out_dir, stem, args)
+    if args.export:
+        _demo_export(model, image, depth, out_dir, stem, args)
+    return 0
+
+
+def _demo_export(model, image, torch_depth, out_dir: Path, stem: str, args) -> None:
+    """The next stage on the same model: verified ONNX, then the image through ONNX Runtime."""
+    import numpy as np
+
+    from .. import preprocess
+    from .._log import stage
+    from ..export import default_output, export_onnx
+    from ..export.onnx_export import ExportOptions
+    from ..io import images
+    from ..runtime import OnnxrtRunner
+
+    options = ExportOptions()
+    path = out_dir / default_output(model, options)
+    manifest = export_onnx(model, path, options)
+    report_export(manifest)
+    with stage("running the image through ONNX Runtime"), OnnxrtRunner(path, graph_optimization="disabled") as runner:
+        def run(batch):  # the graph has a fixed batch of 1: original and flipped go one at a time
+            return np.concatenate([runner.infer({"image": sample[None]})["metric_depth"] for sample in batch])
+
+        onnx_depth = preprocess.predict(run, image, model.image_size, fit=args.fit, pad_input=args.pad, flip=args.flip)
+    rel = np.abs(onnx_depth - torch_depth) / np.maximum(np.abs(torch_depth), 1e-12)
+    panel = images.parity_panel(image, torch_depth, onnx_depth, ("input", "PyTorch depth", "ONNX Runtime depth"),
+                                error_range=(1e-8, 1e-2))
+    images.write_image(out_dir / f"{stem}_onnx_parity.png", panel)
+    print(f"parity   ONNX Runtime vs PyTorch on {stem}: REL {float(rel.mean()):.2e}, max {float(rel.max()):.2e}")
+    print(f"wrote    {out_dir / f'{stem}_onnx_parity.png'}  (input | PyTorch | ONNX Runtime | error)")
