@@ -144,6 +144,7 @@ def fp16_stage(bench: Workbench, options: PrecisionOptions, calib, progress: boo
     with stage("running the FP16 graph in ONNX Runtime (for reference: the CPU computes it in FP32)"):
         as_run = bench.run(real, list(bench.feeds), "all")
     report = {
+        "converter": _modelopt_name("AutoCast") if converter == "modelopt" else "zoe-export FP16 converter",
         "plan": plan.summary(),
         "parity": parity(bench, emulated, options.tolerance(), "FP16 emulation in ONNX Runtime CPU"),
         "picture": parity_picture(bench, emulated, "FP16 (emulated)"),
@@ -267,6 +268,8 @@ def int8_stage(bench: Workbench, options: PrecisionOptions, calib, progress: boo
                else "the Q/DQ graph with FP16 emulated (Cast round trips) in ONNX Runtime CPU")
     quantized = int8_nodes(final)
     report = {
+        "converter": (_modelopt_name("INT8 quantizer") if converter == "modelopt"
+                      else "ONNX Runtime QDQ quantizer (our selection and ranges)"),
         "calibration": calibration,
         "high_precision": options.high_precision,
         "keep_rules": keep_rules_summary(options.keep_precision),
@@ -373,8 +376,7 @@ def _convert(source: Path, output: Path, options: PrecisionOptions, reference, r
         release_memory()
         stage_of = resolve(get_precision(options.precision).converter)
         model, report = stage_of(bench, options, calib, progress, converter)
-    report["converter"] = _converter_name(options.precision, converter)
-    measured = report.pop("parity")
+    measured = report.pop("parity")  # the stage's report names its converter too
     picture = report.pop("picture")
     report["parity"] = measured
     if options.verify and measured["passed"] is False:
@@ -397,13 +399,10 @@ def _convert(source: Path, output: Path, options: PrecisionOptions, reference, r
     return {**manifest, "path": str(output), "card": new_card}
 
 
-def _converter_name(precision: str, converter: str) -> str:
-    if converter == "modelopt":
-        from .modelopt_backend import modelopt_version
+def _modelopt_name(tool: str) -> str:
+    from .modelopt_backend import modelopt_version
 
-        tool = "AutoCast" if precision == "fp16" else "INT8 quantizer"
-        return f"NVIDIA Model Optimizer {modelopt_version()} {tool} (our islands, selection and ranges)"
-    return "zoe-export FP16 converter" if precision == "fp16" else "ONNX Runtime QDQ quantizer (our selection and ranges)"
+    return f"NVIDIA Model Optimizer {modelopt_version()} {tool} (our islands, selection and ranges)"
 
 
 def _card(source: ModelCard, options: PrecisionOptions, calib, report: dict, reference: str) -> ModelCard:
