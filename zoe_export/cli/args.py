@@ -191,11 +191,15 @@ def torch_spec_from_args(mode: str, args: argparse.Namespace):
         raise ZoeExportError(f"--torch {mode}: choose one of {', '.join(TORCH_MODES)}.")
     if not args.variant:
         raise ZoeExportError("--torch needs --variant (M12-N, M12-K, M12-NK), and --checkpoint F or --random-weights.")
-    return torch_spec(args.variant, device=args.device, amp="amp" in mode.split("+") or args.amp,
-                      compile="compile" in mode.split("+") or args.compile, threads=args.threads,
-                      checkpoint=args.checkpoint, weights="random" if args.random_weights else None, seed=args.seed,
-                      sha256=args.sha256, height=args.height, width=args.width, max_depth=args.max_depth,
-                      domain=args.domain or "auto")
+    return torch_spec(args.variant, amp="amp" in mode.split("+") or args.amp,
+                      compile="compile" in mode.split("+") or args.compile, **torch_model_options(args))
+
+
+def torch_model_options(args: argparse.Namespace) -> dict:
+    """The PyTorch model the flags describe, as :func:`~zoe_export.bench.backends.torch_spec`'s keywords."""
+    return {"device": args.device, "threads": args.threads, "checkpoint": args.checkpoint,
+            "weights": "random" if args.random_weights else None, "seed": args.seed, "sha256": args.sha256,
+            "height": args.height, "width": args.width, "max_depth": args.max_depth, "domain": args.domain or "auto"}
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:

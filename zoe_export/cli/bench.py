@@ -22,7 +22,7 @@ from .args import (
     backend_specs,
     cli_entry,
     positive_number,
-    torch_spec_from_args,
+    torch_model_options,
 )
 
 
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def reference_spec(args, specs):
-    from ..bench.backends import onnx_spec
+    from ..bench.backends import onnx_spec, torch_spec
 
     if args.reference.startswith("onnx:"):
         spec = onnx_spec(args.reference[5:], "cpu", args.threads)
@@ -79,12 +79,7 @@ def reference_spec(args, specs):
     if not args.variant or not (args.checkpoint or args.random_weights):
         raise ZoeExportError("--parity against PyTorch needs the model: --variant V and --checkpoint F (or "
                              "--random-weights, as the graphs were exported), or --reference onnx:FP32.onnx.")
-    saved = args.amp, args.compile
-    args.amp = args.compile = False
-    try:
-        return torch_spec_from_args("fp32", args)
-    finally:
-        args.amp, args.compile = saved
+    return torch_spec(args.variant, **torch_model_options(args))  # FP32, eager: whatever --amp/--compile ask
 
 
 @cli_entry
