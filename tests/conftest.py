@@ -98,3 +98,11 @@ def tiny_converted(tiny_onnx, tiny_calib, tmp_path_factory):
         return made[precision]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def dynamic_n(tmp_path_factory):
+    """test-N exported with height and width free over helpers.DYNAMIC_RANGE (default size 64x96), unverified."""
+    from helpers import shared_export
+
+    return shared_export(tmp_path_factory, "n_dyn.onnx")

@@ -50,3 +50,21 @@ def write_images(folder, count, seed=0):
         image = (smooth - smooth.min()) / (np.ptp(smooth) + 1e-9) * 255
         Image.fromarray(image.astype(np.uint8)).save(folder / f"img{i:02d}.png")
     return folder
+
+
+#: the size range of the shared tiny dynamic-size exports (conftest ``dynamic_n``)
+DYNAMIC_RANGE = "32x32:192x256"
+
+
+def shared_export(tmp_path_factory, name: str, dynamic_size: str | None = DYNAMIC_RANGE, **options):
+    """test-N exported once per session under the session's base temp folder (any test module may ask for it).
+
+    Unverified (tests/export verifies exports): a tiny dynamic-size trace takes 20-30 s on 2 cores."""
+    from zoe_export.export import ExportOptions, export_onnx
+
+    path = tmp_path_factory.getbasetemp() / "shared-exports" / name
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        model = load_model("test-N", weights="random", dynamic_size=dynamic_size)
+        export_onnx(model, path, ExportOptions(verify=False, **options))
+    return path

@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "zoe_export"
 #: bottom to top; a module may import its own layer and the ones below (shared helpers are below everything)
 LAYERS = [
-    {"", "errors", "_files", "_log", "_lazy", "_memory", "tensors", "compare", "registry", "card", "io", "preprocess"},
+    {"", "errors", "_files", "_log", "_lazy", "_memory", "tensors", "sizes", "compare", "registry", "card", "io", "preprocess"},
     {"models"},
     {"export"},
     {"calib"},

@@ -12,6 +12,7 @@ from zoe_export.card import (
     read_card,
 )
 from zoe_export.errors import ZoeExportError
+from zoe_export.sizes import SizeProfile, SizeRange
 
 INT8 = ModelCard(
     variant="M12-NK", head="NK", height=384, width=672, input_format="uint8-nhwc", batch=None, batch_profile=(1, 2, 8),
@@ -22,7 +23,16 @@ INT8 = ModelCard(
     weights=Weights("checkpoint", "f" * 64), opset=18, versions={"zoe_export": "0.1.0", "tensorrt": "10.13.2.6"})
 
 
-@pytest.mark.parametrize("card", [INT8, ModelCard("test-N", "N", 64, 96, weights=Weights("random", seed=3))])
+DYNAMIC_ENGINE = ModelCard(
+    variant="M12-N", head="N", height=384, width=512, size_range=SizeRange((256, 256), (768, 1344)),
+    size_profile=SizeProfile((320, 320), (384, 672), (768, 1344)), weights=Weights("random", seed=0))
+FRAME = ModelCard(variant="M12-K", head="K", height=384, width=768, input_name="frame", input_format="uint8-nhwc",
+                  io="frame", fit="minimal", size_range=SizeRange((256, 256), (768, 1344)), flip=True,
+                  frame_size=(352, 1216), weights=Weights("random", seed=0))
+
+
+@pytest.mark.parametrize("card", [INT8, ModelCard("test-N", "N", 64, 96, weights=Weights("random", seed=3)),
+                                  DYNAMIC_ENGINE, FRAME])
 def test_metadata_and_json_round_trip_to_the_same_card(card):
     meta = card.to_metadata()
     assert all(isinstance(v, str) for v in meta.values()) and meta["card_version"] == str(CARD_VERSION)
@@ -86,3 +96,25 @@ def test_read_card_finds_the_card_of_any_file(tiny_onnx, tmp_path):
     assert read_card(path.with_name(path.name + ".json")) == card
     with pytest.raises(ZoeExportError, match="no backend opens .txt"):
         read_card(tmp_path / "notes.txt")
+
+
+def test_sizes_of_dynamic_and_frame_graphs():
+    assert DYNAMIC_ENGINE.input_shape == (1, 3, None, None) and DYNAMIC_ENGINE.depth_shape == (1, 1, None, None)
+    assert DYNAMIC_ENGINE.to_metadata()["size_range"] == "256x256:768x1344"
+    assert DYNAMIC_ENGINE.to_metadata()["size_profile"] == "320x320:384x672:768x1344"
+    assert FRAME.input_shape == (1, 352, 1216, 3) and FRAME.depth_shape == (1, 352, 1216)
+    assert FRAME.with_changes(frame_size=None).input_shape == (1, None, None, 3)
+    # the official keep-aspect size of a KITTI frame for K: padded 430x1362 -> 384x1216
+    assert FRAME.model_size_for_frame(352, 1216) == (384, 1216)
+    assert INT8.model_size_for_frame(720, 1280) == (384, 672)  # a fixed graph always runs at its size
+    DYNAMIC_ENGINE.check_model_size((384, 672))
+    with pytest.raises(ZoeExportError, match=r"outside this graph's range 256x256:768x1344.*--dynamic-size|dynamic_size="):
+        DYNAMIC_ENGINE.check_model_size((384, 1376))
+    with pytest.raises(ZoeExportError, match="fixed at 384x672"):
+        INT8.check_model_size((384, 512))
+
+
+def test_a_card_with_a_bad_size_range_names_the_fix():
+    meta = {**DYNAMIC_ENGINE.to_metadata(), "size_range": "256x256"}
+    with pytest.raises(ZoeExportError, match="size_range.*export it again"):
+        ModelCard.from_metadata(meta)

@@ -11,6 +11,7 @@ from zoe_export.preprocess import (
     Prepared,
     flip_average,
     minimal_size,
+    official_model_size,
     predict,
     prepare,
     reflect_padding,
@@ -129,7 +130,33 @@ def test_prepare_layout(fit, pad_input):
         assert (left, width) == (0, 96) and height < 64 and top == (64 - height) // 2
 
 
-@pytest.mark.parametrize("fit", ["stretch", "letterbox"])
+@pytest.mark.parametrize(
+    ("frame", "net", "pad_input"),
+    [((480, 640), (384, 512), True), ((720, 1280), (384, 512), True), ((352, 1216), (384, 768), True),
+     ((352, 1216), (384, 768), False), ((90, 200), (64, 96), True)],
+)
+def test_prepare_minimal_runs_at_the_official_size(frame, net, pad_input):
+    prepared = prepare(_smooth_image(*frame), net, fit="minimal", pad_input=pad_input)
+    expected = official_model_size(*frame, net) if pad_input else minimal_size(*frame, net)
+    assert prepared.batch.shape == (1, 3, *expected) and prepared.content_box == (0, 0, *expected)
+    assert prepared.padding == (reflect_padding(*frame) if pad_input else (0, 0))
+    assert prepared.fit == "minimal"
+
+
+def test_predict_minimal_gives_fn_the_official_size_and_its_mirror():
+    image = _smooth_image(90, 200)
+    calls = []
+
+    def red(batch: np.ndarray) -> np.ndarray:
+        calls.append(batch.shape)
+        return _red_channel_depth(batch)
+
+    depth = predict(red, image, (64, 96), fit="minimal", flip=True)
+    assert calls == [(2, 3, *official_model_size(90, 200, (64, 96)))] and depth.shape == (90, 200)
+    assert official_model_size(90, 200, (64, 96)) != (64, 96)  # a keep-aspect size, not the stretch
+
+
+@pytest.mark.parametrize("fit", ["stretch", "letterbox", "minimal"])
 def test_predict_round_trip_recovers_the_image(fit):
     image = _smooth_image(90, 200)
     depth = predict(_red_channel_depth, image, (64, 96), fit=fit)
@@ -222,6 +249,8 @@ def test_to_uint8_clips_rounds_and_moves_channels_last():
         (lambda: prepare(np.full((40, 40, 3), 255.0), (64, 64)), "[0, 1]"),
         (lambda: prepare(np.zeros((4, 4, 3), np.uint8), (64, 64), pad_input=True), "pad_input=False"),
         (lambda: restore(np.zeros((32, 32)), prepare(_smooth_image(40, 40), (64, 64))), "shape"),
+        (lambda: prepare(_smooth_image(10, 4000), (384, 512), fit="minimal", pad_input=True), "crop it"),
+        (lambda: prepare(_smooth_image(40, 40), (384, 500), fit="minimal"), "multiple"),
     ],
 )
 def test_user_errors_say_how_to_fix(call, word):

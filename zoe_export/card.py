@@ -10,7 +10,9 @@ module turns it into strings and back; everything else takes the card.
 
 Cards written before card version 2 (zoe-export 0.1 graphs and engine manifests) still load: the
 graph's metadata had the same keys; an engine manifest's ``model`` and ``islands`` sections are
-read together, and what they lack is named with the command that rewrites the file.
+read together, and what they lack is named with the command that rewrites the file. Card version 3
+added the sizes of dynamic-size graphs, engines' size profiles and frame graphs (``io``, ``flip``,
+``frame_size``); cards of version 2 read as fixed-size model graphs, which is what they were.
 """
 from __future__ import annotations
 
@@ -21,11 +23,15 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import ZoeExportError
+from .errors import ZoeExportError, option
+from .sizes import Size, SizeProfile, SizeRange, format_size, parse_size
 from .tensors import TensorSpec
 
-CARD_VERSION = 2
+CARD_VERSION = 3
 INPUT_FORMATS = ("float-nchw", "uint8-nhwc")
+#: "model": the model's input at the model size (preprocessing on the host); "frame": raw uint8 frames
+#: in, metric depth at the frame's size out (the official ``infer()`` inside the graph)
+IOS = ("model", "frame")
 #: every ZoeDepth variant normalises (x - 0.5) / 0.5 inside the graph; engine manifests of version 1 omit it
 _ZOEDEPTH_NORMALISATION = (0.5, 0.5, 0.5)
 
@@ -49,10 +55,15 @@ class Calibration:
 class ModelCard:
     variant: str
     head: str  # N | K | NK
-    height: int
+    height: int  # the model size; with ``size_range``, the size it is calibrated and measured at by default
     width: int
     input_name: str = "image"
     input_format: str = "float-nchw"
+    io: str = "model"
+    size_range: SizeRange | None = None  # model sizes a dynamic-size graph takes; None: fixed at height x width
+    size_profile: SizeProfile | None = None  # an engine's MIN:OPT:MAX over the input's height and width
+    frame_size: Size | None = None  # a frame graph built for one camera size; None: any frame size
+    flip: bool = False  # a frame graph averages each frame's depth with its mirror image's (official infer)
     batch: int | None = 1  # None: dynamic
     batch_profile: tuple[int, int, int] | None = None  # an engine's MIN:OPT:MAX for a dynamic batch
     mean: tuple[float, ...] = _ZOEDEPTH_NORMALISATION
@@ -90,10 +101,46 @@ class ModelCard:
         return self.height, self.width
 
     @property
+    def dynamic_size(self) -> bool:
+        return self.size_range is not None
+
+    @property
+    def input_size(self) -> tuple[int | None, int | None]:
+        """The input's height and width as the graph declares them (None: free)."""
+        if self.io == "frame":
+            return self.frame_size or (None, None)
+        return (None, None) if self.dynamic_size else (self.height, self.width)
+
+    @property
     def input_shape(self) -> tuple[int | None, ...]:
+        h, w = self.input_size
         if self.input_format == "uint8-nhwc":
-            return (self.batch, self.height, self.width, 3)
-        return (self.batch, 3, self.height, self.width)
+            return (self.batch, h, w, 3)
+        return (self.batch, 3, h, w)
+
+    @property
+    def depth_shape(self) -> tuple[int | None, ...]:
+        """``metric_depth``'s shape: [N, H, W] at the frame's size for a frame graph, else [N, 1, h, w]."""
+        h, w = self.input_size
+        return (self.batch, h, w) if self.io == "frame" else (self.batch, 1, h, w)
+
+    def check_model_size(self, size: Size, what: str = "model size") -> None:
+        """Raise unless the graph runs the model at ``size``, naming the export option that would."""
+        if self.size_range is not None:
+            self.size_range.check(size, what)
+        elif tuple(size) != self.size:
+            raise ZoeExportError(
+                f"{what} {format_size(size)}: this graph is fixed at {format_size(self.size)}. Resize to it, or "
+                f"export a graph that takes other sizes: zoe-export onnx {option('--dynamic-size', 'dynamic_size=')}"
+                f" (or --height/--width for another fixed size).")
+
+    def model_size_for_frame(self, height: int, width: int) -> Size:
+        """The model size a frame of ``height`` x ``width`` runs at (official keep-aspect size when dynamic)."""
+        if self.size_range is None:
+            return self.size
+        from .preprocess import official_model_size
+
+        return official_model_size(height, width, self.size)
 
     def input_spec(self) -> TensorSpec:
         dtype = np.uint8 if self.input_format == "uint8-nhwc" else np.float32
@@ -120,8 +167,13 @@ class ModelCard:
             "input_name": self.input_name,
             "input_format": self.input_format,
             "input_shape": ",".join("N" if d is None else str(d) for d in self.input_shape),
+            "io": self.io,
             "height": str(self.height),
             "width": str(self.width),
+            "size_range": "" if self.size_range is None else self.size_range.text,
+            "size_profile": "" if self.size_profile is None else self.size_profile.text,
+            "frame_size": "" if self.frame_size is None else format_size(self.frame_size),
+            "flip": "1" if self.flip else "",
             "batch": "dynamic" if self.batch is None else str(self.batch),
             "batch_profile": "" if self.batch_profile is None else ":".join(map(str, self.batch_profile)),
             "depth_range": fmt(self.depth_range),
@@ -171,6 +223,9 @@ class ModelCard:
         input_format = get("input_format", "float-nchw")
         if input_format not in INPUT_FORMATS:
             raise ZoeExportError(f"{where}: input format {input_format!r} is none of {', '.join(INPUT_FORMATS)}; {fix}.")
+        io = get("io", "model")
+        if io not in IOS:
+            raise ZoeExportError(f"{where}: io {io!r} is none of {', '.join(IOS)}; {fix}.")
         versions = {name: meta[key] for name, key in (("zoe_export", "zoe_export.version"), ("torch", "torch_version"),
                                                       ("onnx", "onnx_version"), ("tensorrt", "tensorrt_version"))
                     if meta.get(key)}
@@ -178,7 +233,11 @@ class ModelCard:
         return cls(
             variant=meta["variant"], head=get("head_type", "N"),
             height=_int(meta["height"], "height", where, fix), width=_int(meta["width"], "width", where, fix),
-            input_name=get("input_name", "image"), input_format=input_format,
+            input_name=get("input_name", "image"), input_format=input_format, io=io,
+            size_range=_sizes(SizeRange, get("size_range"), "size_range", where, fix),
+            size_profile=_sizes(SizeProfile, get("size_profile"), "size_profile", where, fix),
+            frame_size=_sizes(parse_size, get("frame_size"), "frame_size", where, fix),
+            flip=get("flip") == "1",
             batch=None if batch == "dynamic" else _int(batch, "batch", where, fix),
             batch_profile=_profile(get("batch_profile"), where, fix),
             mean=_floats(get("mean"), _ZOEDEPTH_NORMALISATION, where, fix),
@@ -201,6 +260,8 @@ class ModelCard:
     # -- JSON (the .onnx.json and .engine.json manifests) -------------------------------------------
     def to_dict(self) -> dict:
         data = asdict(self)
+        for key in ("size_range", "size_profile"):  # as the command line and metadata spell them
+            data[key] = None if getattr(self, key) is None else getattr(self, key).text
         return json.loads(json.dumps(data))  # tuples as lists: as it reads back from the file
 
     @classmethod
@@ -223,6 +284,10 @@ class ModelCard:
                     values[key] = tuple(values[key])
             if values.get("batch_profile") is not None:
                 values["batch_profile"] = tuple(values["batch_profile"])
+            for key, kind in (("size_range", SizeRange), ("size_profile", SizeProfile)):
+                values[key] = _sizes(kind, values.get(key), key, where, fix)
+            if values.get("frame_size") is not None:
+                values["frame_size"] = tuple(values["frame_size"])
             values["version"] = CARD_VERSION
             return cls(**values)
         except TypeError as exc:
@@ -316,6 +381,15 @@ def _profile(text: str | None, where: str, fix: str) -> tuple[int, int, int] | N
     if len(parts) != 3:
         raise ZoeExportError(f"{where}: batch_profile {text!r} is not MIN:OPT:MAX; {fix}.")
     return parts
+
+
+def _sizes(kind, text: str | None, key: str, where: str, fix: str):
+    if not text:
+        return None
+    try:
+        return kind(text, key) if kind is parse_size else kind.parse(text, key)
+    except ZoeExportError as exc:
+        raise ZoeExportError(f"{where}: {exc}; {fix}.") from None
 
 
 def _depth_range(meta: Mapping[str, str], where: str, fix: str) -> tuple[float, float]:

@@ -14,7 +14,9 @@ import numpy as np
 
 from .errors import ZoeExportError
 
-FITS = ("stretch", "letterbox")
+#: "stretch": to the model size; "letterbox": keep aspect inside it; "minimal": the official keep-aspect size
+#: (``size`` is then the net size and the model runs at :func:`minimal_size` of the padded image)
+FITS = ("stretch", "letterbox", "minimal")
 INTERPOLATIONS = ("bicubic", "bilinear")
 _CUBIC_A = -0.75  # PyTorch's cubic convolution coefficient
 
@@ -119,6 +121,16 @@ def minimal_size(
 def reflect_padding(height: int, width: int, pad_factor: float = 3.0) -> tuple[int, int]:
     """Rows and columns of reflection padding per side used by the official ``infer()``."""
     return int(math.sqrt(height / 2) * pad_factor), int(math.sqrt(width / 2) * pad_factor)
+
+
+def official_model_size(height: int, width: int, net_size: tuple[int, int]) -> tuple[int, int]:
+    """The model size the official ``infer()`` runs a ``height`` x ``width`` frame at.
+
+    The frame is reflect-padded first; the padded size is then fitted to ``net_size`` (the variant's
+    native size) with the keep-aspect "minimal" policy, in float64 as the official code computes it.
+    """
+    pad_h, pad_w = reflect_padding(height, width)
+    return minimal_size(height + 2 * pad_h, width + 2 * pad_w, net_size)
 
 
 # --------------------------------------------------------------------------- resizing
@@ -254,6 +266,17 @@ def _reflect_pad(image: np.ndarray, pad_factor: float) -> tuple[np.ndarray, tupl
     return padded, (pad_h, pad_w)
 
 
+def _minimal_model_size(height: int, width: int, net_size: tuple[int, int]) -> tuple[int, int]:
+    """:func:`minimal_size` of a (padded) image, refusing a side that rounds to nothing."""
+    model_size = minimal_size(height, width, net_size)
+    if min(model_size) < 32:
+        raise ZoeExportError(
+            f"a {height}x{width} image (after padding) is too elongated for fit='minimal' at {net_size[0]}x"
+            f"{net_size[1]}: its keep-aspect size is {model_size[0]}x{model_size[1]}; crop it, or use fit='stretch'."
+        )
+    return model_size
+
+
 def _letterbox(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Keep-aspect resize into ``size``, centred, with the border filled by reflecting content."""
     height, width = size
@@ -277,7 +300,12 @@ def prepare(
     pad_input: bool = False,
     pad_factor: float = 3.0,
 ) -> Prepared:
-    """Turn an RGB image of any size into a (1, 3, H, W) float32 model input."""
+    """Turn an RGB image of any size into a (1, 3, H, W) float32 model input.
+
+    (H, W) is ``size``, except with ``fit="minimal"``: ``size`` is then the net size (the variant's
+    native size) and (H, W) the official keep-aspect size of the (padded) image, :func:`minimal_size`;
+    with ``pad_input`` that is :func:`official_model_size` of the image, as the official ``infer()``.
+    """
     model_size = _check_model_size(size)
     if fit not in FITS:
         raise ZoeExportError(f"unknown fit {fit!r}; choose one of: {', '.join(FITS)}.")
@@ -286,7 +314,9 @@ def prepare(
     padding = (0, 0)
     if pad_input:
         rgb, padding = _reflect_pad(rgb, pad_factor)
-    if fit == "stretch":
+    if fit == "minimal":
+        model_size = _minimal_model_size(rgb.shape[0], rgb.shape[1], model_size)
+    if fit in ("stretch", "minimal"):
         fitted = resize_bilinear(rgb, model_size)
         content_box = (0, 0, *model_size)
     else:
@@ -352,7 +382,14 @@ def predict(
     flip: bool = True,
     pad_factor: float = 3.0,
 ) -> np.ndarray:
-    """Official ``infer()`` recipe for any backend: returns (h, w) float32 depth in metres."""
+    """Official ``infer()`` recipe for any backend: returns (h, w) float32 depth in metres.
+
+    ``fn`` gets one batch: (1, 3, H, W), or with ``flip`` (2, 3, H, W), the image and its mirror image,
+    at the model size :func:`prepare` chooses (with ``fit="minimal"``, ``size`` is the net size and
+    (H, W) the official keep-aspect size of the padded image). The flip average is taken at the model
+    size, before the bicubic resize and the crop; the official ``infer()`` averages after them. Both
+    steps are linear and mirror-symmetric, so the orders agree up to float32 rounding (about 1e-7).
+    """
     prepared = prepare(image, size, fit=fit, pad_input=pad_input, pad_factor=pad_factor)
     depth = flip_average(fn, prepared.batch) if flip else _run(fn, prepared.batch)
     return restore(depth[0], prepared)

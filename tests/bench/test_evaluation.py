@@ -290,7 +290,11 @@ def test_model_resolution_predict_flip_averages_at_the_model_size():
         return x[:, :1] * ramp + 1.0
 
     rgb = np.random.default_rng(2).integers(0, 256, (40, 50, 3), dtype=np.uint8)
-    depth = model_resolution_predict(SimpleNamespace(size=(32, 64), fit="stretch", infer_batch=infer_batch))(rgb)
+    sizes = []
+    engine = SimpleNamespace(size=(32, 64), fit="stretch", infer_batch=infer_batch, is_frame_graph=False,
+                             model_size=lambda h, w, pad_input=None: sizes.append((h, w, pad_input)) or (32, 64))
+    depth = model_resolution_predict(engine)(rgb)
+    assert sizes == [(40, 50, False)]  # the model size asked of the engine for the unpadded image
     x = preprocess.prepare(rgb, (32, 64), pad_input=False).batch
     assert calls == [(2, 3, 32, 64)] and depth.shape == (32, 64)
     np.testing.assert_array_equal(depth, (infer_batch(x)[0, 0] + infer_batch(x[..., ::-1])[0, 0][..., ::-1]) / 2)

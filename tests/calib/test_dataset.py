@@ -137,3 +137,59 @@ def test_hidden_files_and_folders_are_no_candidates(photos, tmp_path):
     manifest = _build(photos, tmp_path / "h", count=20, min_count=2)
     assert manifest["count"] == 7 and all("thumbnails" not in s["source"] and ".p9" not in s["source"]
                                           for s in manifest["sources"])
+
+
+def _sized(photos, out, height, width, **spec):
+    build_calibration_set(out, SetSpec(height, width, **spec), images=photos, count=4, min_count=2, progress=False)
+    return CalibrationSet(out)
+
+
+def test_a_dynamic_size_graph_takes_a_set_of_any_size_in_its_range(photos, tmp_path):
+    from zoe_export.sizes import SizeRange
+
+    size_range = SizeRange.parse("32x32:128x192")
+    inside = _sized(photos, tmp_path / "in", 96, 128)
+    assert inside.size == (96, 128) and inside.sizes == [(96, 128)]
+    inside.check_matches(64, 96, "float-nchw", "g.onnx", size_range)  # within the range: calibrated at its size
+    with pytest.raises(ZoeExportError, match="takes 64x96 float-nchw"):  # a fixed-size graph: its size only
+        inside.check_matches(64, 96, "float-nchw", "g.onnx")
+    outside = _sized(photos, tmp_path / "out", 160, 96)
+    with pytest.raises(ZoeExportError, match=r"(--calib|calib=) .*out holds 160x96 inputs, outside the size range "
+                                             r"32x32:128x192 of g.onnx: calibration runs at the set's size, so "
+                                             r"rebuild it with zoe-export calib --height 64 --width 96 --input-format "
+                                             r"float-nchw \(the default size\)"):
+        outside.check_matches(64, 96, "float-nchw", "g.onnx", size_range)
+    with pytest.raises(ZoeExportError, match=r"holds 96x128 float-nchw inputs but g.onnx takes uint8-nhwc inputs of "
+                                             r"32x32:128x192 \(default 64x96\)"):
+        inside.check_matches(64, 96, "uint8-nhwc", "g.onnx", size_range)
+
+
+def test_a_mix_of_sets_reads_each_and_holds_out_of_each(photos, tmp_path):
+    from zoe_export.calib import CalibrationMix, open_calibration
+    from zoe_export.sizes import SizeRange
+
+    a, b = _sized(photos, tmp_path / "a", 64, 96), _sized(photos, tmp_path / "b", 96, 128)
+    assert isinstance(open_calibration(tmp_path / "a"), CalibrationSet)
+    assert isinstance(open_calibration([str(tmp_path / "a")]), CalibrationSet)
+    mix = open_calibration([tmp_path / "a", tmp_path / "b"])
+    assert isinstance(mix, CalibrationMix) and mix.sizes == [(64, 96), (96, 128)] and len(mix) == 8
+    assert mix.id == f"{a.id}+{b.id}" and mix.input_name == "image"
+    assert [feed["image"].shape for feed in mix] == [(1, 3, 64, 96)] * 4 + [(1, 3, 96, 128)] * 4
+    assert [feed["image"].shape for feed in mix.batches(3)] == [(3, 3, 64, 96), (3, 3, 96, 128)]  # never mixed
+    part, held = mix.split(1)
+    assert len(part) == 6 and [s.indices for s in held.sets] == [[3], [3]]
+    mix.check_matches(64, 96, "float-nchw", "g.onnx", SizeRange.parse("32x32:128x192"))
+    with pytest.raises(ZoeExportError, match="sets of 2 sizes calibrate a dynamic-size graph; g.onnx takes 64x96"):
+        mix.check_matches(64, 96, "float-nchw", "g.onnx")
+
+
+def test_a_mix_differs_in_size_only(photos, tmp_path):
+    from zoe_export.calib import open_calibration
+
+    _sized(photos, tmp_path / "a", 64, 96)
+    _sized(photos, tmp_path / "u8", 96, 128, input_format="uint8-nhwc")
+    with pytest.raises(ZoeExportError, match="differ in input_format .*differs in size only"):
+        open_calibration([tmp_path / "a", tmp_path / "u8"])
+    _sized(photos, tmp_path / "again", 64, 96)  # the same images at the same size: the same set
+    with pytest.raises(ZoeExportError, match="the same calibration set is given twice"):
+        open_calibration([tmp_path / "a", tmp_path / "again"])

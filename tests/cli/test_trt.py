@@ -1,5 +1,6 @@
 """``zoe-export trt``: refusals before TensorRT is touched, and the report of a (faked) build."""
 import pytest
+from fakes.graphs import dynamic_graph
 
 import zoe_export.trt as trt_package
 from zoe_export.cli.main import main
@@ -104,3 +105,48 @@ def test_an_engine_output_that_is_a_folder_is_refused(tiny_onnx, tmp_path, capsy
     (tmp_path / "m.engine").mkdir()
     err = _error(["trt", "--onnx", str(tiny_onnx("test-N")), "--fp16", "--output", str(tmp_path / "m.engine")], capsys)
     assert "is an existing folder" in err and not any((tmp_path / "m.engine").iterdir())
+
+
+# -- --size-profile --------------------------------------------------------------------------------------------
+def test_a_size_profile_for_a_fixed_size_graph_is_refused(tiny_onnx, capsys, machine):
+    machine(H200)
+    err = _error(["trt", "--onnx", str(tiny_onnx("test-N")), "--size-profile", "32x32:64x96:128x128"], capsys)
+    assert err.startswith("error: --size-profile 32x32:64x96:128x128: ") and err.count("\n") == 1
+    assert "takes one input size" in err and "zoe-export onnx --dynamic-size" in err and "drop --size-profile" in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("320x320", "write it as MIN_HxMIN_W:OPT_HxOPT_W:MAX_HxMAX_W"),
+    ("64x64:32x32:128x128", "at most the next one"),
+    ("32x32:64x100:128x128", "must be a multiple of 32 (e.g. --size-profile 32x32:64x128:128x128)"),
+    ("32x32:64x96:1024x1024", "MAX 1024x1024 is outside the model sizes"),
+])
+def test_bad_size_profiles_are_one_line_naming_the_flag(text, message, tmp_path, capsys, machine):
+    machine(TrtEnvironment(None, False, None))  # refused before the machine is asked
+    err = _error(["trt", "--onnx", str(dynamic_graph(tmp_path / "g.onnx")), "--size-profile", text], capsys)
+    assert err.startswith("error: --size-profile ") and text in err and message in err and err.count("\n") == 1
+
+
+def test_a_dynamic_size_build_reports_its_profiles(tmp_path, capsys, machine, monkeypatch):
+    machine(H200)
+    monkeypatch.setattr(build_module, "loader_chain", lambda plan, progress=None: lambda: b"engine")
+    graph = dynamic_graph(tmp_path / "g.onnx", batch=None)
+    argv = ["trt", "--onnx", str(graph), "--output", str(tmp_path / "g.engine"), "--cache-dir", str(tmp_path / "c")]
+    capsys.readouterr()
+    assert main([*argv, "--size-profile", "32x64:64x96:96x160", "--batch-profile", "1:2:4"]) == 0
+    out = capsys.readouterr().out
+    assert "input    image [N, 3, N, N] float32, profile batch 1:2:4, size 32x64:64x96:96x160" in out
+    assert "outputs  metric_depth [N, 1, N, N] float32" in out
+    assert main([*argv, "--rebuild"]) == 0  # no --size-profile: the default, said
+    captured = capsys.readouterr()
+    assert "profile batch 1:2:8, size 32x32:64x96:128x192" in captured.out
+    assert "the engine's size profile is 32x32:64x96:128x192 (MIN:OPT:MAX height x width, the default; " \
+           "--size-profile sets another)" in captured.err
+
+
+def test_the_help_names_the_size_profile(capsys):
+    with pytest.raises(SystemExit):
+        main(["trt", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--size-profile MIN:OPT:MAX" in out and "multiples of 32 within the graph's range" in out
+    assert "240x240:720x1280:1920x1920" in out

@@ -31,10 +31,15 @@ SETS = [
 
 
 @pytest.fixture(scope="module")
-def graphs(tiny_onnx, tiny_dynamic, tiny_converted, tiny_calib):
-    """The tiny graphs the build checks plan from, made once here (the subprocess needs no torch export)."""
+def graphs(tiny_onnx, tiny_dynamic, tiny_converted, tiny_calib, tmp_path_factory):
+    """The tiny graphs the build checks plan from, made once here (the subprocess needs no torch export);
+    dynamic-size and frame graphs are made with onnx.helper (tests/fakes/graphs.py)."""
+    from fakes.graphs import dynamic_graph
+
+    folder = tmp_path_factory.mktemp("sized")
     return {"fp32": str(tiny_onnx("test-N")), "dynamic": str(tiny_dynamic), "fp16": str(tiny_converted("fp16")),
-            "calib": str(tiny_calib)}
+            "calib": str(tiny_calib), "sized": str(dynamic_graph(folder / "sized.onnx", batch=None)),
+            "frame": str(dynamic_graph(folder / "frame.onnx", io="frame"))}
 
 
 @pytest.mark.timeout(420)  # measured 6-10 s; above the inner run's own 360 s limit, so that one reports

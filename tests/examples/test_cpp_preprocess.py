@@ -332,3 +332,91 @@ def test_cli_rejects_bad_input(build, tmp_path, make_input, args, message):
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
     assert result.stderr.startswith("error: ")
+
+
+# --------------------------------------------------------------------------- dynamic-size engines: the model size
+
+
+def _tie_sizes(net: tuple[int, int], bound: int = 1400) -> list[tuple[int, int]]:
+    """Sizes where both scales are equally close to 1 (the rule's tie): W = w0 H / h0 or W = w0 H / (2H - h0)."""
+    h0, w0 = net
+    found = []
+    for height in range(1, bound):
+        for den in (h0, 2 * height - h0):
+            if den > 0 and (w0 * height) % den == 0 and 0 < w0 * height // den < bound:
+                found.append((height, w0 * height // den))
+    return found
+
+
+@pytest.mark.parametrize("net", [(384, 512), (64, 96), (384, 768)])
+@pytest.mark.parametrize("pad", [True, False], ids=["official", "minimal-unpadded"])
+def test_model_size_matches_python(build, net, pad):
+    """zoe::official_model_size / zoe::minimal_size: the same float64 steps as preprocess, on ties and at random."""
+    rng = np.random.default_rng([net[0], net[1], pad])
+    sizes = list(dict.fromkeys([*_tie_sizes(net), *map(tuple, rng.integers(5, 2200, (1500, 2))),
+                                (480, 640), (720, 1280), (352, 1216), (448, 448), (1080, 1920)]))
+    out = cli(build, "model-size", *net, *(f"{h}x{w}" for h, w in sizes), *([] if pad else ["--no-pad"]))
+    got = dict(line.split("=") for line in out.split())
+    python = preprocess.official_model_size if pad else lambda h, w, n: preprocess.minimal_size(h, w, n)
+    wrong = [(s, got[f"{s[0]}x{s[1]}"]) for s in sizes if got[f"{s[0]}x{s[1]}"] != "{}x{}".format(*python(*s, net))]
+    assert len(got) == len(sizes) and not wrong, wrong[:10]
+
+
+# --------------------------------------------------------------------------- the model card beside an engine
+
+
+def _manifest(tmp_path, card, name="m.engine.json"):
+    import json
+
+    path = tmp_path / name
+    path.write_text(json.dumps({"format": "zoe-export engine", "version": 2, "card": card.to_dict()}, indent=2))
+    return path
+
+
+def test_card_of_each_kind_of_engine(build, tmp_path):
+    from zoe_export.card import ModelCard, Weights
+    from zoe_export.sizes import SizeRange
+
+    base = ModelCard(variant="M12-N", head="N", height=384, width=512, weights=Weights("random", seed=0),
+                     measured_rel=float("nan"))  # Python's json writes NaN: the reader must take it
+    cards = {
+        "fixed": (base, "found=1 io=model size=384x512 range=- fit=stretch flip=0 frame=0x0 input=image"),
+        "dynamic": (base.with_changes(size_range=SizeRange((256, 256), (768, 1344))),
+                    "found=1 io=model size=384x512 range=256x256:768x1344 fit=stretch flip=0 frame=0x0 input=image"),
+        "frame": (base.with_changes(io="frame", input_name="frame", input_format="uint8-nhwc", flip=True,
+                                    fit="minimal", size_range=SizeRange((256, 256), (768, 1344))),
+                  "found=1 io=frame size=384x512 range=256x256:768x1344 fit=minimal flip=1 frame=0x0 input=frame"),
+        "camera": (base.with_changes(io="frame", input_name="frame", input_format="uint8-nhwc", frame_size=(720, 1280)),
+                   "found=1 io=frame size=384x512 range=- fit=stretch flip=0 frame=720x1280 input=frame"),
+    }
+    for name, (card, expected) in cards.items():
+        assert cli(build, "card", _manifest(tmp_path, card, f"{name}.json")).strip() == expected, name
+    assert cli(build, "card", tmp_path / "missing.json").startswith("found=0 io=model")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"format": "zoe-export engine", "model": {}}', "has no model card"),
+    ('{"card": {"io": "frame", "height": "64"}}', "\"height\" is not a whole number"),
+    ('{"card": {"io": "video", "height": 64, "width": 96}}', "neither model nor frame"),
+    ('{"card": {"height": 64,, }}', "is not a readable zoe-export manifest"),
+])
+def test_card_refuses_what_is_not_a_manifest(build, tmp_path, text, message):
+    (tmp_path / "bad.json").write_text(text)
+    result = _run([build.cli, "card", tmp_path / "bad.json"])
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+
+
+# --------------------------------------------------------------------------- the TensorRT app, compiled here
+
+
+def test_the_app_compiles_against_the_tensorrt_api(tmp_path):
+    """zoe_depth_trt needs TensorRT to build; here its sources are type-checked against declarations of the TensorRT
+    10 and CUDA runtime API it uses (tests/examples/trt_stubs), so a mistake in the app fails without a GPU."""
+    compiler = _compiler()
+    if compiler is None:
+        pytest.skip("no C++ compiler found (c++, g++ or clang++ on PATH, or CXX); needed for examples/cpp")
+    stubs = Path(__file__).resolve().parent / "trt_stubs"
+    for source in sorted((SOURCE / "app").glob("*.cpp")):
+        result = _run([compiler, "-std=c++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-I", stubs,
+                       "-I", SOURCE / "include", "-I", SOURCE / "app", source])
+        assert result.returncode == 0, f"{source.name} does not compile:\n{result.stderr}"

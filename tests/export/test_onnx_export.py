@@ -173,3 +173,94 @@ def _has_reference():
     from helpers import REFERENCE
 
     return REFERENCE.is_dir()
+
+
+@pytest.mark.timeout(300)
+def test_dynamic_size_export_is_verified_at_the_range_ends_and_another_aspect(dynamic_nk_export):
+    manifest = dynamic_nk_export
+    card, cases = manifest["card"], manifest["verification"]["cases"]
+    assert card.size_range.text == "32x32:128x192" and card.input_shape == (1, 3, None, None)
+    sizes = {case.split()[0] for case in cases}
+    assert {"32x32", "64x96", "64x128", "128x192"} <= sizes  # ends, default, and 64x128 (not 2:3)
+    for case, outputs in cases.items():
+        assert outputs["metric_depth"]["rel"] <= 1e-5 and outputs["metric_depth"]["delta1"] == 1.0, case
+        assert outputs["domain_logits"]["route_agreement"] == 1.0, case
+
+
+@pytest.mark.timeout(300)
+def test_dynamic_size_graph_resamples_the_tables_in_the_graph(dynamic_nk_export):
+    """No per-size constants: each block resizes its trained table; no resampled table or index is stored."""
+    import onnx_ir as ir
+    from zoe_export.export.graph_checks import check_tensorrt_support, graph_summary
+
+    graph = ir.load(dynamic_nk_export["path"])
+    check_tensorrt_support(graph)
+    summary = graph_summary(graph)
+    assert summary["relative_position_tables"] == 4 and summary["relative_position_gathers"] == 0
+    assert not [name for name in graph.graph.initializers if "grid_bias_table" in name or "grid_index" in name]
+
+
+@pytest.mark.timeout(300)
+def test_dynamic_size_graph_runs_sizes_it_was_not_verified_at(dynamic_nk_export):
+    import onnxruntime as ort
+    import torch
+    from zoe_export.models import at_size, load_model
+
+    model = load_model("test-NK", weights="random")  # the same seeded weights
+    session = ort.InferenceSession(dynamic_nk_export["path"], providers=["CPUExecutionProvider"])
+    for size in [(96, 160), (128, 32)]:
+        x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(size[1]))
+        with torch.inference_mode():
+            reference = at_size(model, *size)(x)["metric_depth"].numpy()
+        depth = session.run(["metric_depth"], {"image": x.numpy()})[0]
+        assert float(np.mean(np.abs(depth - reference) / reference)) <= 1e-5, size
+
+
+def test_dynamic_size_export_default_name():
+    from zoe_export.export import ExportOptions, default_output
+    from zoe_export.models import load_model
+
+    model = load_model("test-N", weights="random", dynamic_size="32x32:128x192")
+    assert default_output(model, ExportOptions()).name == "zoed_test_n_dyn.onnx"
+
+
+@pytest.mark.timeout(400)
+def test_frame_graph_takes_raw_frames_and_returns_depth_at_their_size(dynamic_frame_export):
+    manifest = dynamic_frame_export
+    card, cases = manifest["card"], manifest["verification"]["cases"]
+    assert (card.io, card.fit, card.flip, card.input_name) == ("frame", "minimal", True, "frame")
+    assert card.input_shape == (1, None, None, 3) and card.depth_shape == (1, None, None)
+    assert card.size == (64, 96)  # the net size the keep-aspect rule fits frames to
+    assert len(cases) >= 3
+    for case, outputs in cases.items():
+        assert outputs["metric_depth"]["rel"] <= 1e-5 and outputs["domain_logits"]["route_agreement"] == 1.0, case
+
+
+@pytest.mark.timeout(400)
+def test_frame_graph_is_the_official_infer_on_frames_it_was_not_verified_on(dynamic_frame_export):
+    """Frames of other aspect ratios (a portrait one, an odd one) against preprocess.predict with PyTorch."""
+    import onnxruntime as ort
+    import torch
+    from zoe_export.export.graph_checks import check_tensorrt_support
+    from zoe_export.models import at_size, load_model
+    from zoe_export.preprocess import official_model_size, predict
+    import onnx_ir as ir
+
+    check_tensorrt_support(ir.load(dynamic_frame_export["path"]))
+    model = load_model("test-NK", weights="random")
+    session = ort.InferenceSession(dynamic_frame_export["path"], providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    sizes = [(131, 37), (97, 301), (64, 96)]
+    assert len({official_model_size(*s, (64, 96)) for s in sizes}) == 3  # three different model sizes
+    for size in sizes:
+        frame = np.cumsum(rng.integers(0, 9, (*size, 3)), axis=1).astype(np.float64)
+        frame = (frame / frame.max() * 255).astype(np.uint8)
+
+        def fn(batch):
+            with torch.inference_mode():
+                return at_size(model, *batch.shape[-2:])(torch.from_numpy(batch))["metric_depth"].numpy()
+
+        expected = predict(fn, frame, (64, 96), fit="minimal", pad_input=True, flip=True)
+        depth = session.run(["metric_depth"], {"frame": frame[None]})[0]
+        assert depth.shape == (1, *size)
+        assert float(np.mean(np.abs(depth[0] - expected) / expected)) <= 1e-5, size

@@ -2,8 +2,12 @@
 
 Runtime side: ``FakeTensorRT`` deserialises engines made by :meth:`EngineSpec.serialize`:
 ``metric_depth = mean over channels of the image + 1``, shape (B, 1, H, W), and optionally
-``domain_logits = [mean of the image, -1]``, shape (B, 2). Shapes come back as :class:`Dims`
-(a sequence with ``len`` and indexing, not a tuple), as the real API returns them.
+``domain_logits = [mean of the image, -1]``, shape (B, 2). With ``sizes`` the height and width are
+free within that profile (-1 in the engine's shapes, set per call with ``set_input_shape``); with
+``io="frame"`` the input is ``frame``, uint8 (B, H, W, 3), and ``metric_depth`` (B, H, W). Shapes come
+back as :class:`Dims` (a sequence with ``len`` and indexing, not a tuple), as the real API returns them;
+the context refuses shapes outside the profile, and resolves output shapes only once every free input
+dimension is set, as TensorRT does.
 
 Builder side (used with the real ``tensorrt`` module's enums, in tests/contract): ``FakeBuilder``
 makes a config and profiles, and ``build_serialized_network`` reports its phases to the config's
@@ -68,7 +72,8 @@ for _enum, _real in ((Severity, "tensorrt.ILogger.Severity"), (TensorIOMode, "te
                      (DataType, "tensorrt.DataType"), (ErrorCode, "tensorrt.ErrorCode")):
     _enum.REAL = _real  # set after the class: in its body it would become a member
 
-_DTYPES = {np.dtype(np.float32): DataType.FLOAT, np.dtype(np.float16): DataType.HALF}
+_DTYPES = {np.dtype(np.float32): DataType.FLOAT, np.dtype(np.float16): DataType.HALF,
+           np.dtype(np.uint8): DataType.UINT8}
 
 
 class Dims:
@@ -155,7 +160,8 @@ class FakeParserError:
 # -- the runtime: engines, contexts ------------------------------------------------------------------------
 @dataclass
 class EngineSpec:
-    """The engine a fake ``deserialize_cuda_engine`` returns. ``batch`` None: a static batch of 1."""
+    """The engine a fake ``deserialize_cuda_engine`` returns. ``batch`` None: a static batch of 1; ``sizes`` None:
+    a static height x width, else the profile's (min, opt, max) (height, width)."""
 
     height: int = 4
     width: int = 6
@@ -163,6 +169,8 @@ class EngineSpec:
     batch: tuple[int, int, int] | None = (1, 2, 4)  # min, opt, max
     dtype: str = "float32"
     domain_logits: bool = False
+    sizes: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None = None  # min, opt, max (height, width)
+    io: str = "model"  # model: image (B, C, H, W) -> (B, 1, H, W); frame: frame uint8 (B, H, W, C) -> (B, H, W)
 
     def serialize(self) -> bytes:
         return b"FAKE-TRT-ENGINE" + json.dumps(asdict(self)).encode()
@@ -174,16 +182,39 @@ class EngineSpec:
             return None
         fields = json.loads(data[len(b"FAKE-TRT-ENGINE"):])
         fields["batch"] = tuple(fields["batch"]) if fields["batch"] else None
+        fields["sizes"] = tuple(tuple(s) for s in fields["sizes"]) if fields.get("sizes") else None
         return cls(**fields)
 
-    def input_shape(self, batch: int) -> tuple[int, ...]:
-        return batch, self.channels, self.height, self.width
+    @property
+    def input_name(self) -> str:
+        return "frame" if self.io == "frame" else "image"
 
-    def output_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
-        shapes = {"metric_depth": (batch, 1, self.height, self.width)}
+    @property
+    def input_dtype(self) -> np.dtype:
+        return np.dtype(np.uint8 if self.io == "frame" else self.dtype)
+
+    @property
+    def size_axes(self) -> tuple[int, int]:
+        return (1, 2) if self.io == "frame" else (2, 3)
+
+    def input_shape(self, batch: int, size: tuple[int, int] | None = None) -> tuple[int, ...]:
+        height, width = size or ((-1, -1) if self.sizes else (self.height, self.width))
+        if self.io == "frame":
+            return batch, height, width, self.channels
+        return batch, self.channels, height, width
+
+    def output_shapes(self, batch: int, size: tuple[int, int] | None = None) -> dict[str, tuple[int, ...]]:
+        height, width = size or ((-1, -1) if self.sizes else (self.height, self.width))
+        shapes = {"metric_depth": (batch, height, width) if self.io == "frame" else (batch, 1, height, width)}
         if self.domain_logits:
             shapes["domain_logits"] = (batch, 2)
         return shapes
+
+    def profile(self) -> list[tuple[int, ...]]:
+        """The input's (min, opt, max) shapes."""
+        batches = self.batch or (1, 1, 1)
+        sizes = self.sizes or ((self.height, self.width),) * 3
+        return [self.input_shape(b, s) for b, s in zip(batches, sizes)]
 
 
 class FakeEngine:
@@ -192,7 +223,7 @@ class FakeEngine:
 
     def __init__(self, trt: FakeTensorRT, spec: EngineSpec):
         self.trt, self.spec = trt, spec
-        self.names = ["image", *spec.output_shapes(1)]
+        self.names = [spec.input_name, *spec.output_shapes(1)]
 
     @property
     def num_io_tensors(self) -> int:
@@ -202,19 +233,21 @@ class FakeEngine:
         return self.names[index]
 
     def get_tensor_mode(self, name: str) -> TensorIOMode:
-        return TensorIOMode.INPUT if name == "image" else TensorIOMode.OUTPUT
+        return TensorIOMode.INPUT if name == self.spec.input_name else TensorIOMode.OUTPUT
 
     def get_tensor_dtype(self, name: str) -> DataType:
-        return _DTYPES[np.dtype(self.spec.dtype)]
+        return _DTYPES[self.spec.input_dtype if name == self.spec.input_name else np.dtype(self.spec.dtype)]
 
     def get_tensor_shape(self, name: str) -> Dims:
         batch = -1 if self.spec.batch else 1
-        return Dims(self.spec.input_shape(batch) if name == "image" else self.spec.output_shapes(batch)[name])
+        spec = self.spec
+        return Dims(spec.input_shape(batch) if name == spec.input_name else spec.output_shapes(batch)[name])
 
     def get_tensor_profile_shape(self, name: str, profile_index: int) -> list[Dims]:
         self.trt.calls["get_tensor_profile_shape"] += 1
-        assert name == "image" and profile_index == 0 and self.spec.batch, "profile of a static or non-input tensor"
-        return [Dims(self.spec.input_shape(b)) for b in self.spec.batch]
+        dynamic = self.spec.batch or self.spec.sizes
+        assert name == self.spec.input_name and profile_index == 0 and dynamic, "profile of a static or output tensor"
+        return [Dims(shape) for shape in self.spec.profile()]
 
     def create_execution_context(self) -> FakeContext:
         self.trt.calls["create_execution_context"] += 1
@@ -223,27 +256,31 @@ class FakeEngine:
 
 class FakeContext:
     REAL = "tensorrt.IExecutionContext"
-    FAKE_ONLY = frozenset({"trt", "engine", "spec", "batch", "addresses"})
+    FAKE_ONLY = frozenset({"trt", "engine", "spec", "shape", "addresses"})
 
     def __init__(self, trt: FakeTensorRT, engine: FakeEngine):
         self.trt, self.engine, self.spec = trt, engine, engine.spec
-        self.batch = None if self.spec.batch else 1
+        static = tuple(engine.get_tensor_shape(self.spec.input_name))
+        self.shape = static if all(d >= 0 for d in static) else None  # the input's shape, once set
         self.addresses: dict[str, int] = {}
 
     def set_input_shape(self, name: str, shape) -> bool:
         self.trt.calls["set_input_shape"] += 1
         shape = tuple(shape)
-        low, _, high = self.spec.batch or (1, 1, 1)
-        if self.trt.fail_set_input_shape or name != "image" or shape[1:] != self.spec.input_shape(0)[1:] \
-                or not low <= shape[0] <= high:
+        low, _, high = self.spec.profile()
+        inside = len(shape) == len(low) and all(lo <= d <= hi for lo, d, hi in zip(low, shape, high))
+        if self.trt.fail_set_input_shape or name != self.spec.input_name or not inside:
             self.trt.logger.log(Severity.ERROR, f"setInputShape: {name} {shape} is not in the profile")
             return False
-        self.batch = shape[0]
+        self.shape = shape
         return True
 
     def get_tensor_shape(self, name: str) -> Dims:
-        batch = -1 if self.batch is None else self.batch
-        return Dims(self.spec.input_shape(batch) if name == "image" else self.spec.output_shapes(batch)[name])
+        spec = self.spec
+        if self.shape is None:  # not set yet: the engine's shapes, -1 where free
+            return self.engine.get_tensor_shape(name)
+        batch, size = self.shape[0], tuple(self.shape[a] for a in spec.size_axes)
+        return Dims(self.shape if name == spec.input_name else spec.output_shapes(batch, size)[name])
 
     def set_tensor_address(self, name: str, memory: int) -> bool:
         self.trt.calls["set_tensor_address"] += 1
@@ -257,22 +294,24 @@ class FakeContext:
         capturing = self.trt.cudart.capturing(stream_handle) is not None
         if capturing:
             self.trt.calls["execute_async_v3 (captured)"] += 1
-        if self.trt.fail_execute or self.batch is None or set(self.addresses) != set(self.engine.names):
+        if self.trt.fail_execute or self.shape is None or set(self.addresses) != set(self.engine.names):
             return False
         if capturing and self.trt.fail_capture:
             return False
-        work = self._work(self.batch, dict(self.addresses))  # a graph bakes in shapes and addresses
+        work = self._work(self.shape, dict(self.addresses))  # a graph bakes in shapes and addresses
         return self.trt.cudart.queue(stream_handle, work) == cudaError_t.cudaSuccess
 
-    def _work(self, batch: int, addresses: dict[str, int]):
-        dtype = np.dtype(self.spec.dtype)
-        image_shape, out_shapes = self.spec.input_shape(batch), self.spec.output_shapes(batch)
+    def _work(self, shape: tuple[int, ...], addresses: dict[str, int]):
+        spec, dtype = self.spec, np.dtype(self.spec.dtype)
+        batch, size = shape[0], tuple(shape[a] for a in spec.size_axes)
+        out_shapes = spec.output_shapes(batch, size)
+        channels = -1 if spec.io == "frame" else 1
 
         def run():
             cudart = self.trt.cudart
-            image = device_numpy(cudart, addresses["image"], image_shape, dtype).astype(np.float32)
+            image = device_numpy(cudart, addresses[spec.input_name], shape, spec.input_dtype).astype(np.float32)
             depth = device_numpy(cudart, addresses["metric_depth"], out_shapes["metric_depth"], dtype)
-            depth[...] = image.mean(axis=1, keepdims=True) + 1
+            depth[...] = image.mean(axis=channels, keepdims=spec.io != "frame") + 1
             if "domain_logits" in out_shapes:
                 logits = device_numpy(cudart, addresses["domain_logits"], out_shapes["domain_logits"], dtype)
                 logits[:, 0] = image.reshape(batch, -1).mean(axis=1)

@@ -117,3 +117,20 @@ def test_encoder_grid_follows_the_input_size(size):
     gh, gw = size[0] // 16, size[1] // 16
     assert beit.grid_index.shape == ((gh * gw + 1) ** 2,)
     assert beit.blocks[0].attn.grid_bias_table.shape == (2, (2 * gh - 1) * (2 * gw - 1) + 3)
+
+
+def test_dynamic_encoder_caches_per_grid_and_forgets_on_load():
+    from zoe_export.models import load_model
+
+    model = load_model("test-N", weights="random", dynamic_size="32x32:128x192")
+    beit = model.core.core.pretrained.model
+    assert beit.grid is None and not hasattr(beit.blocks[0].attn, "grid_bias_table")
+    with torch.inference_mode():
+        for size in [(64, 96), (96, 64), (64, 96)]:
+            model(torch.rand(1, 3, *size))
+    assert sorted(key[0] for key in beit._indices) == [(4, 6), (6, 4)]
+    table = next(iter(beit.blocks[0].attn._tables.values()))
+    expected = resample_relative_position_table(beit.blocks[0].attn.relative_position_bias_table, (4, 4), (4, 6)).t()
+    torch.testing.assert_close(table, expected, rtol=0, atol=0)
+    model.load_state_dict(load_model("test-N", weights="random", seed=1).state_dict())
+    assert not beit.blocks[0].attn._tables  # new weights: the resampled tables are recomputed

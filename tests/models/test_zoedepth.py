@@ -175,3 +175,55 @@ def test_exports_with_a_dynamic_batch_and_keeps_per_sample_routing():
 def test_package_exposes_the_api_lazily():
     assert zoe_export.load_model is load_model
     assert get_variant("zoed_m12_nk").name == "M12-NK"
+
+
+@pytest.mark.parametrize("variant", ["test-N", "test-K", "test-NK"])
+def test_dynamic_size_model_equals_the_fixed_size_model_at_every_size(variant):
+    from zoe_export.models import at_size
+
+    model = load_model(variant, weights="random", dynamic_size="32x32:128x192")
+    assert model.size_range.text == "32x32:128x192" and model.provenance["size_range"] == "32x32:128x192"
+    for size in [(32, 32), (64, 96), (96, 64), (128, 192), (64, 160)]:
+        fixed = at_size(model, *size)
+        x = torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(size[0] + size[1]))
+        with torch.inference_mode():
+            ours, reference = model(x), fixed(x)
+        for name in reference:
+            assert torch.equal(ours[name], reference[name]), (size, name)
+
+
+def test_dynamic_size_refuses_sizes_outside_its_range_naming_the_option():
+    model = load_model("test-N", weights="random", dynamic_size="32x32:128x192")
+    with pytest.raises(ZoeExportError, match=r"outside this graph's range 32x32:128x192.*dynamic_size="):
+        model(torch.rand(1, 3, 160, 96))
+    with pytest.raises(ZoeExportError, match="multiples of 32"):
+        model(torch.rand(1, 3, 48, 96))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dynamic_size": "32x32:128x192", "height": 64}, "exclude each other"),
+    ({"dynamic_size": "32x30:128x192"}, "multiples of 32"),
+    ({"dynamic_size": "128x192:32x32"}, "at most the next"),
+    ({"dynamic_size": "64"}, "MIN_HxMIN_W:MAX_HxMAX_W"),
+])
+def test_bad_dynamic_sizes_name_the_fix(kwargs, match):
+    with pytest.raises(ZoeExportError, match=match):
+        load_model("test-N", weights="random", **kwargs)
+
+
+def test_dynamic_size_default_range_and_default_size():
+    model = load_model("test-N", weights="random", dynamic_size=True)
+    assert model.size_range.text == "256x256:768x1344"
+    assert model.image_size == (256, 256)  # the native 64x96 clamped into the range
+
+
+@pytest.mark.full_size
+@pytest.mark.timeout(600)
+def test_full_size_dynamic_n_reproduces_the_official_outputs(official_state_dict, reference_dir, zoe_weights):
+    """The dynamic-size model at 384x512 (table resampled and index generated in forward) against the golden."""
+    golden = np.load(reference_dir / "golden" / "official_M12-N.npz")
+    model = load_model("M12-N", weights=official_state_dict("M12-N", seed=0), dynamic_size=True)
+    with torch.inference_mode():
+        ours = model(zoe_weights.make_input(384, 512, "scene"))["metric_depth"].numpy()
+    rel = float(np.mean(np.abs(ours - golden["scene_metric_depth"]) / golden["scene_metric_depth"]))
+    assert rel <= 2e-6, f"REL {rel:.2e}"

@@ -6,7 +6,7 @@ import torch
 
 from zoe_export.compare.metrics import depth_metrics
 from zoe_export.export import export_onnx
-from zoe_export.export.onnx_export import verification_inputs
+from zoe_export.export.inputs import verification_inputs
 from zoe_export.models import load_model
 from zoe_export.precision import FP16_ISLANDS, Island, convert_fp16, emulate_fp16, plan_fp16
 from zoe_export.precision.graph import FLOAT, FLOAT16

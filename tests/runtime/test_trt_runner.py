@@ -27,8 +27,8 @@ def fakes(monkeypatch):
 DEFAULT = EngineSpec()
 
 
-def _image(batch=2, spec=DEFAULT, seed=0):
-    return np.random.default_rng(seed).random(spec.input_shape(batch)).astype(spec.dtype)
+def _image(batch=2, spec=DEFAULT, seed=0, size=None):
+    return np.random.default_rng(seed).random(spec.input_shape(batch, size)).astype(spec.dtype)
 
 
 def _expected(image):
@@ -159,6 +159,81 @@ def test_batch_below_the_profile(fakes):
     match = r"batch 1 .* \(batch 2 to 4\): send at least 2 images .* 1:2:4"
     with TrtRunner(EngineSpec(batch=(2, 2, 4)).serialize()) as runner, pytest.raises(ZoeExportError, match=match):
         runner.infer({"image": _image(1)})
+
+
+# -- free height and width (zoe-export trt --size-profile) -----------------------------------------------------
+SIZED = EngineSpec(sizes=((2, 2), (4, 6), (8, 10)))  # profile 2x2:4x6:8x10, batch 1:2:4
+
+
+def test_free_height_and_width_follow_each_feed(fakes):
+    with TrtRunner(SIZED.serialize()) as runner:
+        assert runner.input_specs() == [TensorSpec("image", np.dtype(np.float32), (None, 3, None, None))]
+        assert runner.engine_info()["inputs"][0]["profile"] == {"min": [1, 3, 2, 2], "opt": [2, 3, 4, 6],
+                                                                "max": [4, 3, 8, 10]}
+        for batch, size in ((1, (2, 2)), (2, (8, 10)), (2, (8, 10)), (4, (5, 3)), (1, (8, 2))):
+            image = _image(batch, SIZED, size=size)
+            out = runner.infer({"image": image})["metric_depth"]
+            assert out.shape == (batch, 1, *size)  # sized from the shape the context resolved
+            np.testing.assert_allclose(out, _expected(image), rtol=1e-6)
+    assert fakes.trt.calls["set_input_shape"] == 4  # not again for the same shape
+
+
+@pytest.mark.parametrize("size", [(9, 6), (4, 11), (1, 6), (1, 11)])
+def test_a_size_outside_the_profile_is_refused_before_the_gpu_with_the_profile_and_the_fix(fakes, size):
+    with TrtRunner(SIZED.serialize()) as runner:
+        with pytest.raises(ZoeExportError) as info:
+            runner.infer({"image": _image(2, SIZED, size=size)})
+        message = str(info.value)
+        assert message.startswith(f"input 'image' is {size[0]}x{size[1]} (height x width), outside the engine's size "
+                                  "profile 2x2:4x6:8x10 (MIN:OPT:MAX): resize it to a size from 2x2 to 8x10")
+        wider = f"{min(size[0], 2)}x{min(size[1], 2)}:4x6:{max(size[0], 8)}x{max(size[1], 10)}"
+        assert f"zoe-export trt --size-profile MIN:OPT:MAX (e.g. {wider};" in message
+        assert fakes.trt.calls["set_input_shape"] == 0 and fakes.trt.calls["execute_async_v3"] == 0
+        assert fakes.cudart.calls["cudaMemcpyAsync"] == 0 and fakes.cudart.calls["cudaMalloc"] == 0
+        image = _image(2, SIZED, size=(3, 3))  # still usable
+        np.testing.assert_allclose(runner.infer({"image": image})["metric_depth"], _expected(image), rtol=1e-6)
+
+
+def test_a_batch_outside_the_profile_is_named_first(fakes):
+    with TrtRunner(SIZED.serialize()) as runner, pytest.raises(ZoeExportError, match="batch 5 is outside"):
+        runner.infer({"image": _image(5, SIZED, size=(9, 9))})
+
+
+def test_a_frame_engine_takes_uint8_frames_of_any_size_in_its_profile(fakes):
+    spec = EngineSpec(io="frame", batch=None, sizes=((2, 2), (4, 6), (6, 8)))
+    with TrtRunner(spec.serialize()) as runner:
+        assert runner.input_specs() == [TensorSpec("frame", np.dtype(np.uint8), (1, None, None, 3))]
+        for size in ((2, 2), (6, 8), (3, 5)):
+            frame = np.random.default_rng(0).integers(0, 256, (1, *size, 3), dtype=np.uint8)
+            depth = runner.infer({"frame": frame})["metric_depth"]
+            assert depth.shape == (1, *size) and depth.dtype == np.float32
+            np.testing.assert_allclose(depth, frame.astype(np.float32).mean(axis=-1) + 1, rtol=1e-6)
+        with pytest.raises(ZoeExportError, match=r"input 'frame' is 7x8 \(height x width\), outside the engine's size "
+                                                 r"profile 2x2:4x6:6x8 .* --size-profile MIN:OPT:MAX \(e\.g\. "
+                                                 r"2x2:4x6:7x8;"):
+            runner.infer({"frame": np.zeros((1, 7, 8, 3), np.uint8)})
+
+
+def test_run_checks_the_size_before_anything_is_queued(fakes):
+    with TrtRunner(SIZED.serialize()) as runner:
+        image = FakeCudaArray(fakes.cudart, _image(2, SIZED, size=(8, 10)))
+        out = runner.run({"image": image})
+        assert out["metric_depth"].shape == (2, 1, 8, 10)
+        np.testing.assert_allclose(read_device(fakes.cudart, out["metric_depth"]), _expected(image.array), rtol=1e-6)
+        runs = fakes.trt.calls["execute_async_v3"]
+        with pytest.raises(ZoeExportError, match="outside the engine's size profile 2x2:4x6:8x10"):
+            runner.run({"image": FakeCudaArray(fakes.cudart, _image(2, SIZED, size=(12, 10)))})
+        assert fakes.trt.calls["execute_async_v3"] == runs and fakes.trt.calls["set_input_shape"] == 1
+
+
+def test_cuda_graph_recaptures_when_the_size_changes(fakes):
+    calls = fakes.cudart.calls
+    with TrtRunner(SIZED.serialize(), cuda_graph=True) as runner:
+        for size in ((4, 6), (4, 6), (8, 10), (8, 10)):
+            image = _image(2, SIZED, size=size)
+            np.testing.assert_allclose(runner.infer({"image": image})["metric_depth"], _expected(image), rtol=1e-6)
+        assert calls["cudaStreamBeginCapture"] == 2 and fakes.cudart.launched == 2
+    assert fakes.cudart.live == NOTHING_LIVE
 
 
 def test_input_checks_come_from_the_base_class(fakes):

@@ -10,19 +10,23 @@ the manifest, the engine cache and reuse.
 import json
 
 import pytest
+from fakes.graphs import dynamic_graph
 from fakes.tensorrt import FakeHostMemory
 from polygraphy.exception import PolygraphyException
 
 from zoe_export.card import ModelCard, read_card
 from zoe_export.errors import ZoeExportError
+from zoe_export.sizes import SizeProfile
 from zoe_export.trt import (
     BuildOptions,
     EngineCache,
     TrtEnvironment,
     build_engine,
+    default_engine_output,
     read_manifest,
 )
 from zoe_export.trt import build as build_module
+from zoe_export.trt.plan import DEFAULT_FRAME_PROFILE
 from zoe_export.trt.cache import file_sha256
 
 
@@ -158,3 +162,62 @@ def test_the_converted_graph_never_replaces_the_source(tmp_path):
 
     assert converted_graph_path(tmp_path / "e" / "m.engine", tmp_path / "m.onnx", "fp16") == tmp_path / "e" / "m.onnx"
     assert converted_graph_path(tmp_path / "m.engine", tmp_path / "m.onnx", "fp16") == tmp_path / "m_fp16.onnx"
+
+
+# -- dynamic-size and frame graphs -------------------------------------------------------------------------------
+
+def test_a_size_profile_goes_into_the_manifest_and_the_card(tmp_path, env10, tensorrt_build):
+    manifest = _build(dynamic_graph(tmp_path / "g.onnx", batch=None), tmp_path, env10,
+                      size_profile="32x64:64x96:96x160", batch_profile=(1, 2, 4))
+    engine = tmp_path / "engines" / "m.engine"
+    written = read_manifest(engine)
+    assert manifest["path"] == str(engine) and written["cache_key"] == manifest["cache_key"]
+    assert written["inputs"] == [{"name": "image", "dtype": "float32", "shape": ["N", 3, "N", "N"],
+                                  "profile": {"min": [1, 3, 32, 64], "opt": [2, 3, 64, 96], "max": [4, 3, 96, 160]}}]
+    assert written["outputs"] == [{"name": "metric_depth", "dtype": "float32", "shape": ["N", 1, "N", "N"]}]
+    assert written["card"]["size_profile"] == "32x64:64x96:96x160"  # as the command line spells it
+    card = read_card(engine)
+    assert card.size_profile == SizeProfile((32, 64), (64, 96), (96, 160)) and card.batch_profile == (1, 2, 4)
+    assert card.input_shape == (None, 3, None, None) and card.depth_shape == (None, 1, None, None)
+    assert card == ModelCard.from_dict(written["card"])
+
+
+def test_a_frame_graph_with_a_fixed_batch_gets_a_size_profile_and_no_batch_profile(tmp_path, env10, tensorrt_build,
+                                                                                   caplog):
+    with caplog.at_level("INFO", logger="zoe_export"):
+        manifest = _build(dynamic_graph(tmp_path / "f.onnx", io="frame"), tmp_path, env10)
+    assert f"the engine's size profile is {DEFAULT_FRAME_PROFILE.text} (MIN:OPT:MAX height x width, the default; " \
+           "size_profile= sets another)" in caplog.text
+    card = ModelCard.from_dict(manifest["card"])
+    assert (card.io, card.batch, card.batch_profile, card.size_profile) == ("frame", 1, None, DEFAULT_FRAME_PROFILE)
+    assert manifest["inputs"][0]["shape"] == [1, "N", "N", 3] and manifest["outputs"][0]["shape"] == [1, "N", "N"]
+    assert manifest["inputs"][0]["profile"]["max"] == [1, *DEFAULT_FRAME_PROFILE.max, 3]
+
+
+def test_a_fixed_size_engine_has_no_size_profile_and_keeps_its_cache_key(tiny_onnx, tmp_path, env10, tensorrt_build):
+    manifest = _build(tiny_onnx("test-N"), tmp_path, env10)
+    assert manifest["card"]["size_profile"] is None and manifest["card"]["batch_profile"] is None
+    assert "size_profile" not in manifest["build"]["plan"] and "batch_profile" not in manifest["build"]["plan"]
+
+
+def test_size_profile_refusals_come_before_the_machine_is_asked(tiny_onnx, tmp_path, tensorrt_build):
+    no_tensorrt = TrtEnvironment(None, False, None)
+    with pytest.raises(ZoeExportError, match="takes one input size"):
+        _build(tiny_onnx("test-N"), tmp_path, no_tensorrt, size_profile="32x32:64x96:128x128")
+    with pytest.raises(ZoeExportError, match="outside the model sizes"):
+        _build(dynamic_graph(tmp_path / "g.onnx"), tmp_path, no_tensorrt, size_profile="32x32:64x96:1024x1024")
+    assert tensorrt_build == [] and not (tmp_path / "engines").exists()
+
+
+def test_the_default_engine_name_carries_a_size_profile_that_was_given(tmp_path, env10, tensorrt_build,
+                                                                       monkeypatch):
+    profile = SizeProfile.parse("32x64:64x96:96x160")
+    assert str(default_engine_output("a/zoed_n_dyn.onnx", "fp32")) == "engines/zoed_n_dyn.engine"
+    assert default_engine_output("zoed_n_dyn_fp16.onnx", "fp16", profile).name == \
+        "zoed_n_dyn_fp16_32x64-64x96-96x160.engine"
+    monkeypatch.chdir(tmp_path)
+    graph = dynamic_graph(tmp_path / "g.onnx")
+    default = build_engine(graph, BuildOptions(), env=env10, cache=EngineCache(tmp_path / "cache"))
+    given = build_engine(graph, BuildOptions(size_profile=profile), env=env10, cache=EngineCache(tmp_path / "cache"))
+    assert default["path"] == "engines/g.engine" and given["path"] == "engines/g_32x64-64x96-96x160.engine"
+    assert len(tensorrt_build) == 2 and default["cache_key"] != given["cache_key"]

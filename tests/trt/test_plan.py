@@ -3,6 +3,7 @@ import sys
 import types
 
 import pytest
+from fakes.graphs import SIZE_RANGE, dynamic_graph
 from fakes.tensorrt import FakeLayer10, FakeNetwork, FakeTensor
 from packaging.version import Version
 from polygraphy.backend.trt import (
@@ -14,15 +15,19 @@ from polygraphy.backend.trt import (
 
 from zoe_export.errors import ZoeExportError
 from zoe_export.precision import plan_fp16, select_int8
+from zoe_export.sizes import SizeProfile, SizeRange
 from zoe_export.trt import BuildOptions, loader_chain, plan_build
 from zoe_export.trt import plan as plan_module
 from zoe_export.trt.graph import GraphInfo
 from zoe_export.trt.parser import NetworkFromOnnxChecked
 from zoe_export.trt.plan import (
     ConfigureBuild,
+    DEFAULT_BATCH_PROFILE,
+    DEFAULT_FRAME_PROFILE,
     PinLayers,
-    batch_profiles,
     check_legacy_supported,
+    default_size_profile,
+    input_profiles,
     onnx_node_of,
     target_precision,
 )
@@ -81,6 +86,9 @@ def test_legacy_precision_is_refused_on_tensorrt_11():
     (BuildOptions(workspace_gb=0), "positive size"),
     (BuildOptions(batch_profile=(2, 1, 4)), "MIN <= OPT <= MAX"),
     (BuildOptions(precision="bf16"), "fp16 or int8"),
+    (BuildOptions(size_profile=SizeProfile((64, 64), (32, 32), (128, 128))), "at most the next one"),
+    (BuildOptions(size_profile=SizeProfile((0, 64), (32, 64), (128, 128))), "must be positive"),
+    (BuildOptions(size_profile=(32, 64, 128)), "give 'MIN_HxMIN_W:OPT_HxOPT_W:MAX_HxMAX_W'"),
 ])
 def test_option_refusals(options, message):
     with pytest.raises(ZoeExportError, match=message):
@@ -135,13 +143,138 @@ def test_legacy_int8_refuses_a_calibration_set_of_another_size(tiny_onnx, tmp_pa
 
 
 def test_batch_profiles(tiny_dynamic, tiny_onnx):
-    (profile,) = batch_profiles(GraphInfo.read(tiny_dynamic), None)
+    (profile,) = input_profiles(GraphInfo.read(tiny_dynamic)).profiles
     assert (profile.input, profile.min, profile.opt, profile.max) == ("image", (1, 3, 64, 96), (2, 3, 64, 96), (8, 3, 64, 96))
-    (profile,) = batch_profiles(GraphInfo.read(tiny_dynamic), (1, 4, 16))
+    (profile,) = input_profiles(GraphInfo.read(tiny_dynamic), (1, 4, 16)).profiles
     assert profile.max == (16, 3, 64, 96)
-    assert batch_profiles(GraphInfo.read(tiny_onnx("test-N")), None) == ()
+    assert input_profiles(GraphInfo.read(tiny_onnx("test-N"))).profiles == ()
     with pytest.raises(ZoeExportError, match="fixed batch.*--dynamic-batch"):
-        batch_profiles(GraphInfo.read(tiny_onnx("test-N")), (1, 2, 4))
+        input_profiles(GraphInfo.read(tiny_onnx("test-N")), (1, 2, 4))
+
+
+# ------------------------------------------------------------------------- dynamic-size graphs
+
+PROFILE = SizeProfile((32, 64), (64, 96), (96, 160))  # model sizes within SIZE_RANGE, multiples of 32
+
+
+def _shape(layout, batch, size):
+    return (batch, *size, 3) if layout == "nhwc" else (batch, 3, *size)
+
+
+@pytest.mark.parametrize("io, input_format, layout", [
+    ("model", "float-nchw", "nchw"), ("model", "uint8-nhwc", "nhwc"), ("frame", "uint8-nhwc", "nhwc")])
+@pytest.mark.parametrize("batch", [1, None])
+def test_a_size_profile_ranges_over_height_and_width_with_the_batch(io, input_format, layout, batch, tmp_path):
+    graph = GraphInfo.read(dynamic_graph(tmp_path / "g.onnx", io=io, batch=batch, input_format=input_format))
+    found = input_profiles(graph, None, PROFILE)
+    (profile,) = found.profiles
+    batches = DEFAULT_BATCH_PROFILE if batch is None else (1, 1, 1)
+    assert profile.input == graph.card.input_name
+    assert [profile.min, profile.opt, profile.max] == [_shape(layout, b, s) for b, s in
+                                                       zip(batches, (PROFILE.min, PROFILE.opt, PROFILE.max))]
+    assert found.size == PROFILE and found.batch == (DEFAULT_BATCH_PROFILE if batch is None else None)
+
+
+def test_a_batch_profile_and_a_size_profile_together(tmp_path):
+    graph = GraphInfo.read(dynamic_graph(tmp_path / "g.onnx", batch=None))
+    found = input_profiles(graph, (2, 3, 5), PROFILE)
+    (profile,) = found.profiles
+    assert (profile.min, profile.opt, profile.max) == ((2, 3, 32, 64), (3, 3, 64, 96), (5, 3, 96, 160))
+    assert (found.batch, found.size) == ((2, 3, 5), PROFILE)
+    with pytest.raises(ZoeExportError, match="fixed batch.*--dynamic-batch"):  # H and W free, the batch is not
+        input_profiles(GraphInfo.read(dynamic_graph(tmp_path / "b1.onnx", batch=1)), (1, 2, 4), PROFILE)
+
+
+def test_default_size_profiles(tmp_path):
+    model = GraphInfo.read(dynamic_graph(tmp_path / "m.onnx"))
+    # the graph's whole range, tuned at its native size
+    assert default_size_profile(model) == SizeProfile(SIZE_RANGE.min, model.card.size, SIZE_RANGE.max)
+    assert input_profiles(model).size == default_size_profile(model)
+    narrow = model.card.with_changes(size_range=SizeRange((96, 128), (128, 192)))
+    clamped = default_size_profile(GraphInfo.read(dynamic_graph(tmp_path / "n.onnx", card=narrow)))
+    assert clamped == SizeProfile((96, 128), (96, 128), (128, 192))  # native 64x96 lies below: OPT clamped into it
+    frame = GraphInfo.read(dynamic_graph(tmp_path / "f.onnx", io="frame"))
+    assert default_size_profile(frame) == DEFAULT_FRAME_PROFILE
+    (profile,) = input_profiles(frame).profiles
+    assert profile.max == (1, *DEFAULT_FRAME_PROFILE.max, 3)
+
+
+def test_a_frame_graph_takes_any_positive_sizes(tmp_path):
+    frame = GraphInfo.read(dynamic_graph(tmp_path / "f.onnx", io="frame"))
+    odd = SizeProfile.parse("1x1:481x643:2161x3841")
+    (profile,) = input_profiles(frame, None, odd).profiles
+    assert (profile.min, profile.max) == ((1, 1, 1, 3), (1, 2161, 3841, 3))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("32x64:64x100:96x160", r"size_profile= 32x64:64x100:96x160: .* must be a multiple of 32 \(e\.g\. "
+                            r"size_profile= 32x64:64x128:96x160\)"),
+    ("32x64:64x96:160x160", r"size_profile= 32x64:64x96:160x160: MAX 160x160 is outside the model sizes .* "
+                            r"\(32x32:128x192, its size range\)\. Keep MIN and MAX within it, or export the graph "
+                            r"again with a wider range: zoe-export onnx --dynamic-size 32x32:160x192\.$"),
+    ("32x32:64x96:160x224", "MAX 160x224 is outside .* --dynamic-size 32x32:160x224"),
+])
+def test_size_profile_refusals_for_a_model_size_graph(text, message, tmp_path):
+    graph = GraphInfo.read(dynamic_graph(tmp_path / "g.onnx"))
+    with pytest.raises(ZoeExportError, match=message):
+        input_profiles(graph, None, SizeProfile.parse(text))
+
+
+def test_min_and_max_both_outside_the_range_are_named_together(tmp_path):
+    narrow = SizeRange((64, 64), (128, 192))
+    graph = GraphInfo.read(dynamic_graph(tmp_path / "g.onnx", size_range=narrow))
+    with pytest.raises(ZoeExportError, match=r"MIN 32x32 and MAX 160x224 are outside .* \(64x64:128x192, its size "
+                                             r"range\).* zoe-export onnx --dynamic-size 32x32:160x224\."):
+        input_profiles(graph, None, SizeProfile.parse("32x32:64x96:160x224"))
+    input_profiles(graph, None, SizeProfile.parse("64x64:64x96:128x192"))  # its range itself: taken
+
+
+def test_a_size_profile_for_a_fixed_size_graph_names_the_exports_that_take_sizes(tiny_onnx, tmp_path):
+    fixed = [GraphInfo.read(tiny_onnx("test-N")),
+             GraphInfo.read(dynamic_graph(tmp_path / "f.onnx", io="frame", fixed_size=(480, 640)))]
+    for graph in fixed:
+        with pytest.raises(ZoeExportError) as info:
+            input_profiles(graph, None, PROFILE)
+        message = str(info.value)
+        assert message.startswith(f"size_profile= {PROFILE.text}: {graph.path} takes one input size")
+        assert "zoe-export onnx --dynamic-size" in message and "--io frame" in message
+    assert input_profiles(fixed[1]).profiles == () and input_profiles(fixed[1]).size is None
+
+
+def test_a_dynamic_graph_whose_card_has_no_range_is_refused(tmp_path):
+    graph = GraphInfo.read(dynamic_graph(tmp_path / "g.onnx", size_range=None))
+    for size_profile in (None, PROFILE):
+        with pytest.raises(ZoeExportError, match="takes any height and width .* no size range.*--dynamic-size"):
+            input_profiles(graph, None, size_profile)
+
+
+def test_a_graph_dynamic_in_other_dimensions_is_refused(tmp_path):
+    graph = GraphInfo.read(dynamic_graph(tmp_path / "g.onnx", fixed_size=("h", 96), size_range=None))
+    with pytest.raises(ZoeExportError, match=r"input image \[1, 3, N, 96\] is dynamic beyond the batch"):
+        input_profiles(graph)
+
+
+def test_plans_record_the_batch_and_size_profiles(tmp_path, tiny_dynamic):
+    plan = _plan(dynamic_graph(tmp_path / "g.onnx", batch=None), tmp_path, size_profile=PROFILE.text)
+    assert (plan.batch_profile, plan.size_profile) == (DEFAULT_BATCH_PROFILE, PROFILE)
+    assert f"size profile {PROFILE.text} (MIN:OPT:MAX height x width)" in plan.describe()
+    fingerprint = plan.fingerprint()
+    assert "size_profile" not in fingerprint and "batch_profile" not in fingerprint  # in the profiles already
+    assert fingerprint["profiles"][0]["max"] == (8, 3, 96, 160)
+    other = _plan(dynamic_graph(tmp_path / "g.onnx", batch=None), tmp_path, size_profile="32x64:32x64:96x160")
+    assert other.fingerprint() != fingerprint  # another profile: another engine
+    batch_only = _plan(tiny_dynamic, tmp_path)
+    assert (batch_only.batch_profile, batch_only.size_profile) == (DEFAULT_BATCH_PROFILE, None)
+
+
+def test_legacy_int8_calibrates_at_opt_which_must_be_the_calibration_size(tmp_path, tiny_calib):
+    path = dynamic_graph(tmp_path / "g.onnx")
+    with pytest.raises(ZoeExportError, match=r"calibrates at the size profile's OPT size, 96x160; .* made at "
+                                             r"64x96 .* size_profile= 32x64:64x96:96x160"):
+        _plan(path, tmp_path, precision="int8", calib=tiny_calib, legacy_precision=True,
+              size_profile="32x64:96x160:96x160")
+    plan = _plan(path, tmp_path, precision="int8", calib=tiny_calib, legacy_precision=True)  # default OPT: native
+    assert plan.size_profile.opt == (64, 96) and plan.calibration is not None
 
 
 def test_the_fingerprint_holds_what_decides_the_engine(tiny_converted, tmp_path):
@@ -195,6 +328,14 @@ def test_strongly_typed_loader_chain(tiny_dynamic, tmp_path, loaders):
     (profile,) = config.profiles
     assert profile["image"].min == (1, 3, 64, 96) and profile["image"].max == (8, 3, 64, 96)
     assert isinstance(build, ConfigureBuild) and build.workspace_bytes == 2**30 and config.calibrator is None
+
+
+def test_a_size_profile_goes_to_create_config(tmp_path, loaders):
+    path = dynamic_graph(tmp_path / "g.onnx", io="frame", batch=None)
+    (profile,) = _create_config(loaders, loader_chain(_plan(path, tmp_path, size_profile="120x160:480x640:720x1280",
+                                                            batch_profile=(1, 1, 2)))).profiles
+    shapes = profile["frame"]
+    assert (shapes.min, shapes.opt, shapes.max) == ((1, 120, 160, 3), (1, 480, 640, 3), (2, 720, 1280, 3))
 
 
 def _create_config(loaders, chain):

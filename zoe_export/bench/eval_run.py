@@ -19,11 +19,20 @@ from .evaluation import (
 
 
 def model_resolution_predict(engine):
-    """rgb -> flip-averaged depth at the model's resolution (the paper's protocol resizes it to the GT)."""
+    """rgb -> flip-averaged depth at the model's resolution (the paper's protocol resizes it to the GT).
+
+    A dynamic-size graph runs each image at its keep-aspect "minimal" size (unpadded, as this protocol
+    is); a frame graph returns depth at the image's size through its own recipe (padding, and flip
+    averaging when it was exported with it), which the protocol then resizes as any prediction."""
     from .. import preprocess
 
+    if engine.is_frame_graph:
+        return engine.predict
+
     def predict(rgb: np.ndarray) -> np.ndarray:
-        x = preprocess.prepare(rgb, engine.size, fit=engine.fit, pad_input=False).batch
+        size = engine.model_size(*np.shape(rgb)[:2], pad_input=False)
+        fit = "letterbox" if engine.fit == "letterbox" else "stretch"
+        x = preprocess.prepare(rgb, size, fit=fit, pad_input=False).batch
         return preprocess.flip_average(engine.infer_batch, x)[0, 0]
 
     return predict

@@ -5,6 +5,12 @@
 The first backend is the base the others are compared to. The parent gives each backend a short
 round of iterations in turn, so a noisy machine (another job, thermal throttling) affects them
 alike, until each has spent its time budget (``seconds``) or done ``iters`` iterations.
+
+What a call is: by default the model at its card's size (a dynamic-size graph's default size) on
+prepared images; ``size`` times every backend at one model size; ``frame`` times each backend's
+``DepthEngine.predict`` of one synthetic frame of that size, end to end (the official recipe on the
+host around a model-io graph, a frame graph alone), says which path each took and compares their
+depth where they compute the same thing (REL against the first backend that does).
 """
 from __future__ import annotations
 
@@ -17,8 +23,9 @@ import numpy as np
 
 from .._log import log
 from ..errors import ZoeExportError, option
+from ..sizes import MULTIPLE, Size, format_size
 from .backends import BackendSpec
-from .worker import Worker, WorkerError
+from .worker import Worker, WorkerError, frame_graph_needs_frame
 
 MIN_ITERATIONS = 3
 ROUND_SECONDS = 1.0  # one round is about this long (at least one iteration)
@@ -38,6 +45,8 @@ class BenchOptions:
     output: Path | None = None
     progress: bool = True
     reference_mismatch_ok: bool = False  # compare with a reference of other weights (warned, in the report)
+    size: Size | None = None  # the model size every backend is timed at (None: each card's)
+    frame: Size | None = None  # time DepthEngine.predict of one synthetic frame of this size instead
     extra: dict = field(default_factory=dict)  # recorded as given (command-line flags)
 
     def validate(self) -> None:
@@ -51,6 +60,22 @@ class BenchOptions:
             raise ZoeExportError(f"{iters} must be at least 1 and {seconds} positive.")
         if self.warmup is not None and self.warmup < 0:
             raise ZoeExportError(f"{option('--warmup', 'warmup=')} must be 0 or more.")
+        size, frame = option("--size", "size="), option("--frame", "frame=")
+        for flag, value, multiple in ((size, self.size, MULTIPLE), (frame, self.frame, 1)):
+            if value is not None and (len(value) != 2 or any(int(v) != v or v < 1 or v % multiple for v in value)):
+                whole = "multiples of 32" if multiple > 1 else "whole numbers of pixels"
+                raise ZoeExportError(f"{flag} {value!r}: give a height and width, {whole} (e.g. "
+                                     f"{'384x512' if multiple > 1 else '720x1280'}).")
+        if self.size is not None and self.frame is not None:
+            raise ZoeExportError(f"{size} and {frame} exclude each other: {frame} runs each backend at the model "
+                                 "size its graph chooses for the frame.")
+        if self.frame is not None:
+            clash = [flag for flag, used in ((option("--batch-sizes", "batch_sizes="), tuple(self.batch_sizes) != (1,)),
+                                             (option("--parity", "parity=True"), self.parity),
+                                             (option("--profile", "profile=True"), self.profile)) if used]
+            if clash:
+                raise ZoeExportError(f"{frame} times one frame per call, end to end, and compares the backends' depth "
+                                     f"itself: drop {', '.join(clash)}.")
 
     def budget(self, spec: BackendSpec) -> tuple[int | None, float | None]:
         if self.iters is not None:
@@ -59,6 +84,64 @@ class BenchOptions:
 
     def warmup_for(self, spec: BackendSpec) -> int:
         return self.warmup if self.warmup is not None else (10 if spec.on_gpu else 1)
+
+
+def bench_frame(size: Size) -> np.ndarray:
+    """The synthetic uint8 frame ``zoe-bench --frame`` times: the built-in scene resized to ``size``."""
+    from .. import preprocess
+    from ..io import synthetic
+
+    scene = synthetic.demo_scene().astype(np.float32) / np.float32(255.0)
+    return preprocess.to_uint8(preprocess.resize_bilinear(scene, tuple(size)), "hwc")
+
+
+def check_sizes(specs: list[BackendSpec], options: BenchOptions, reference: BackendSpec | None = None) -> None:
+    """Before anything runs: every backend (and the parity reference) takes what it is timed on, the model
+    ``options.size``, the frame ``options.frame``, or prepared images at its own size (not a frame graph)."""
+    from ..runtime.depth_engine import plan_frame, resolve_options
+
+    for spec in [*specs, *([reference] if reference is not None and options.parity else [])]:
+        try:
+            card = spec.card
+            if card is None:  # the PyTorch model: its size from its options (a frame is checked when it opens)
+                if options.size is not None and spec.kind == "torch":
+                    _check_torch_size(spec, options.size)
+            elif options.frame is not None:
+                plan_frame(card, *options.frame, *resolve_options(card))
+            elif card.io == "frame":
+                raise ZoeExportError(frame_graph_needs_frame())
+            elif options.size is not None:
+                _check_size(card.size, card.size_range, options.size, "graph")
+        except ZoeExportError as exc:
+            raise ZoeExportError(f"{spec.name}: {exc}") from None
+
+
+def _check_size(own: Size, size_range, size: Size, what: str) -> None:
+    flag = option("--size", "size=")
+    if size_range is not None:
+        size_range.check(tuple(size), flag)
+    elif tuple(size) != tuple(own):
+        raise ZoeExportError(f"{flag} {format_size(size)}: this {what} is fixed at {format_size(own)}. Time it at "
+                             f"{flag} {format_size(own)} (or without {flag}), or export a graph that takes other "
+                             f"sizes: zoe-export onnx {option('--dynamic-size', 'dynamic_size=')}.")
+
+
+def _check_torch_size(spec: BackendSpec, size: Size) -> None:
+    from ..models import get_variant
+    from ..sizes import DEFAULT_SIZE_RANGE, SizeRange
+
+    opts = spec.options
+    if opts.get("dynamic_size"):
+        dynamic = opts["dynamic_size"]
+        _check_size(size, DEFAULT_SIZE_RANGE if dynamic is True else SizeRange.of(dynamic), size, "model")
+        return
+    native = tuple(get_variant(spec.source).native_size)
+    own = (opts.get("height") or native[0], opts.get("width") or native[1])
+    if tuple(size) != own:
+        flag = option("--size", "size=")
+        raise ZoeExportError(f"{flag} {format_size(size)}: the PyTorch model is built at {format_size(own)}: build it "
+                             f"at that size with {option('--height', 'height=')} {size[0]} "
+                             f"{option('--width', 'width=')} {size[1]}, or leave {flag} out.")
 
 
 def bench_images(folder: str | None, count: int = 4) -> dict[str, np.ndarray]:
@@ -103,6 +186,7 @@ def run_benchmark(specs: list[BackendSpec], options: BenchOptions, reference: Ba
         warnings = same_model(specs, reference, options.reference_mismatch_ok)
     else:
         warnings = []
+    check_sizes(specs, options, reference)
     running = [*specs, reference] if options.parity else specs
     machine = machine_info(any(s.kind == "torch" for s in running), any(s.on_gpu for s in running))
     result = {"command": command, "started": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -115,13 +199,17 @@ def run_benchmark(specs: list[BackendSpec], options: BenchOptions, reference: Ba
         result["options"]["iters"], result["options"]["seconds"] = budgets.pop()
         result["options"]["warmup"] = warmups.pop()
     images = bench_images(options.images)
+    frame = None if options.frame is None else bench_frame(options.frame)
+    setup = (list(images.values()), options.size, frame)
     workers: dict[str, Worker] = {}
     try:
-        _open(specs, images, workers, result)
+        _open(specs, setup, workers, result)
         for batch in options.batch_sizes:
             _time_batch(specs, workers, batch, options, result)
+        if frame is not None:
+            _compare_frames(specs, workers, result)
         if options.parity:
-            _parity(specs, workers, images, options, reference, result)
+            _parity(specs, workers, images, options, reference, result, setup)
         if options.profile and options.output is not None:
             _profile(specs, workers, options, result)
     except KeyboardInterrupt:
@@ -179,6 +267,12 @@ def failed_checks(result: dict) -> list[str]:
     """Parity outside its bound, non-finite output, or parity that could not be measured: each fails the run."""
     found = []
     for backend in result["backends"]:
+        frame = backend.get("frame") or {}
+        if frame.get("finite") is False:
+            found.append(f"NON-FINITE DEPTH {backend['name']}: the depth of the {format_size(frame['frame'])} frame "
+                         "has NaN or inf values")
+        elif frame.get("error"):
+            found.append(f"FRAME DEPTH NOT MEASURED {backend['name']}: {frame['error']}")
         parity = backend.get("parity") or {}
         if parity.get("error"):
             found.append(f"PARITY NOT MEASURED {backend['name']}: {parity['error']}")
@@ -194,34 +288,39 @@ def _options_record(options: BenchOptions) -> dict:
     return {"batch_sizes": list(options.batch_sizes), "warmup": options.warmup if options.warmup is not None
             else "1 on a CPU, 10 on a GPU", "interleaved": True, "iters": options.iters,
             "seconds": options.seconds, "images": options.images, "parity": options.parity,
-            "reference_mismatch_ok": options.reference_mismatch_ok, "profile": options.profile, **options.extra}
+            "reference_mismatch_ok": options.reference_mismatch_ok, "profile": options.profile,
+            "size": None if options.size is None else format_size(options.size),
+            "frame": None if options.frame is None else format_size(options.frame), **options.extra}
 
 
 def _record(spec: BackendSpec) -> dict:
     return {"name": spec.name, "kind": spec.kind, "precision": spec.precision, "device": spec.device,
             "source": spec.source, "options": {k: v for k, v in spec.options.items() if v not in (None, False)},
             "clock": None, "load_s": None, "peak_rss_mb": None, "peak_gpu_mb": None, "error": None,
-            "batches": {}, "parity": None, "profile": None}
+            "batches": {}, "parity": None, "profile": None, "frame": None}
 
 
 def _entry(result: dict, spec: BackendSpec) -> dict:
     return next(b for b in result["backends"] if b["name"] == spec.name)
 
 
-def _open(specs, images, workers, result) -> None:
+def _open(specs, setup, workers, result) -> None:
     for spec in specs:
         entry = _entry(result, spec)
         log.info("starting %s", spec.name)
         worker = Worker(spec)
         workers[spec.name] = worker
         try:
-            info = worker.call("open", list(images.values()))
+            info = worker.call("open", *setup)
         except WorkerError as exc:
             entry["error"] = str(exc)
             log.error("%s", exc)
             continue
         entry.update({k: info[k] for k in ("clock", "load_s", "peak_rss_mb", "peak_gpu_mb")})
-        entry["model"] = {k: info[k] for k in ("height", "width", "batch", "input_format")}
+        entry["model"] = {k: info.get(k) for k in ("height", "width", "batch", "input_format", "io")}
+        if info.get("frame_plan"):
+            entry["frame"] = dict(info["frame_plan"])
+            log.info("%s: %s", spec.name, entry["frame"]["text"])
 
 
 def _ready(specs, workers, result) -> list[BackendSpec]:
@@ -327,12 +426,12 @@ def goals(result: dict) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------- parity
 
-def _parity(specs, workers, images, options, reference: BackendSpec, result) -> None:
+def _parity(specs, workers, images, options, reference: BackendSpec, result, setup) -> None:
     from .parity import compare_backend, prepared_inputs
 
     ref_spec, ref_worker, own = _reference_worker(workers, reference)
     try:
-        ref_model = ref_worker.call("open", list(images.values())) if own else _entry(result, ref_spec)["model"]
+        ref_model = ref_worker.call("open", *setup) if own else _entry(result, ref_spec)["model"]
         if own:
             ref_model = {k: ref_model[k] for k in ("height", "width")}
         inputs = prepared_inputs(images, (ref_model["height"], ref_model["width"]))
@@ -351,6 +450,40 @@ def _parity(specs, workers, images, options, reference: BackendSpec, result) -> 
     finally:
         if own:
             ref_worker.close()
+
+
+# ------------------------------------------------------------------------------------------- frames
+
+def _compare_frames(specs, workers, result) -> None:
+    """Each backend's depth of the timed frame against the first backend's that computes the same thing
+    (same model size, padding and flip: precision and backend may differ): REL, max abs, finiteness."""
+    from ..compare.metrics import depth_metrics
+    from ..runtime.depth_engine import FramePlan
+
+    firsts: dict[tuple, tuple[str, dict, np.ndarray]] = {}
+    plans = []
+    for spec in _ready(specs, workers, result):
+        plan = _entry(result, spec).get("frame")
+        if not plan:
+            continue
+        try:
+            depth = workers[spec.name].call("frame_depth")
+        except WorkerError as exc:
+            plan["error"] = str(exc)
+            continue
+        plans.append(plan)
+        plan.update(finite=bool(np.isfinite(depth).all()), reference=None, rel=None, max_abs=None, compared=0)
+        key = FramePlan.from_dict(plan).computes
+        if key not in firsts:
+            firsts[key] = (spec.name, plan, depth)
+            continue
+        name, first, ref = firsts[key]
+        metrics = depth_metrics(depth, ref)
+        first["compared"] += 1
+        plan.update(reference=name, rel=metrics["rel"], max_abs=metrics["max_abs"])
+    for plan in plans:
+        if len(plans) > 1 and plan["reference"] is None and not plan["compared"]:
+            plan["note"] = "no other backend computes the same (model size, padding, flip)"
 
 
 def _reference_worker(workers, reference: BackendSpec):

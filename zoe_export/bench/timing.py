@@ -4,6 +4,10 @@ preprocess and postprocess are host work (``perf_counter``): the official recipe
 (reflect padding, resize; bicubic back to the image). On the CPU the model call is one stage,
 ``compute``. On a GPU, host-to-device, compute and device-to-host are timed with CUDA events on the
 stream that runs them. Every timer returns seconds per stage.
+
+The model-size timers run the model at one size: the card's (a dynamic-size graph's default size), or
+the one ``zoe-bench --size`` sets (``timer.size``). :class:`FrameTimer` (``zoe-bench --frame``) times
+what an app calls instead, ``DepthEngine.predict`` of one frame, whatever path it takes.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import time
 import numpy as np
 
 from .. import preprocess
+from ..errors import ZoeExportError, option
 
 STAGES = ("preprocess", "h2d", "compute", "d2h", "postprocess")
 
@@ -25,6 +30,12 @@ class HostTimer:
 
     def __init__(self, engine, images: list[np.ndarray]):
         self.engine, self.images = engine, images
+        self.size = tuple(engine.size)  # the model size timed (zoe-bench --size: another one a dynamic graph takes)
+
+    @property
+    def fit(self) -> str:
+        """How the images meet the timed size: letterboxed where the engine letterboxes, else stretched to it."""
+        return "letterbox" if self.engine.fit == "letterbox" else "stretch"
 
     def iteration(self, batch: int) -> dict[str, float]:
         t0 = time.perf_counter()
@@ -38,8 +49,8 @@ class HostTimer:
         return {"preprocess": t1 - t0, **split, "postprocess": t3 - t2}
 
     def prepare_batch(self, batch: int):
-        prepared = [preprocess.prepare(self.images[i % len(self.images)], self.engine.size, fit=self.engine.fit,
-                                       pad_input=True) for i in range(batch)]
+        prepared = [preprocess.prepare(self.images[i % len(self.images)], self.size, fit=self.fit, pad_input=True)
+                    for i in range(batch)]
         return prepared, np.concatenate([p.batch for p in prepared])
 
     def _compute(self, x: np.ndarray) -> np.ndarray:
@@ -118,6 +129,37 @@ class TrtTimer(HostTimer):
 
     def close(self) -> None:
         self.cuda.close_all(*self.events, self.input, self.stream)
+
+
+class FrameTimer:
+    """``zoe-bench --frame``: each iteration is one ``DepthEngine.predict(frame)``, the call an app makes.
+
+    A model-io graph's call is numpy preprocessing, the model (at the frame's model size: the official
+    keep-aspect size for a dynamic-size graph) and numpy postprocessing; a frame graph's is the graph
+    alone. Stages from ``predict``'s own timings (compute = the model calls, copies included on a GPU),
+    all on the host clock, so every backend is timed the same way.
+    """
+
+    clock = "perf_counter"
+
+    def __init__(self, engine, frame: np.ndarray):
+        self.engine, self.frame = engine, frame
+        self.plan = engine.plan(*frame.shape[:2])  # raises where the graph cannot take the frame
+
+    def iteration(self, batch: int) -> dict[str, float]:
+        if batch != 1:
+            raise ZoeExportError(f"{option('--frame', 'frame=')} times one frame per call: drop "
+                                 f"{option('--batch-sizes', 'batch_sizes=')}.")
+        stages: dict[str, float] = {}
+        self.engine.predict(self.frame, timings=stages)
+        return stages
+
+    def prepare_batch(self, batch: int):
+        raise ZoeExportError(f"{option('--profile', 'profile=True')} profiles the model on prepared inputs; it does "
+                             f"not combine with {option('--frame', 'frame=')}.")
+
+    def close(self) -> None:
+        pass
 
 
 def make_timer(spec, engine, images: list[np.ndarray]) -> HostTimer:

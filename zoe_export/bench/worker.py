@@ -13,8 +13,14 @@ import traceback
 
 import numpy as np
 
-from ..errors import ZoeExportError
+from ..errors import ZoeExportError, option
 from .backends import BackendSpec
+
+
+def frame_graph_needs_frame() -> str:
+    """Why a frame graph cannot be timed on prepared model inputs, and what to do instead."""
+    return (f"it is a frame graph (uint8 frames in, depth at the frame's size out, the official infer() inside): "
+            f"time it end to end with {option('--frame HxW', 'frame=(H, W)')}, e.g. 720x1280.")
 
 
 class WorkerError(ZoeExportError):
@@ -88,22 +94,42 @@ class _Backend:
     """What runs inside the worker: the backend's DepthEngine and its stage timer."""
 
     def __init__(self, spec: BackendSpec):
-        self.spec, self.engine, self.timer = spec, None, None
+        self.spec, self.engine, self.timer, self.frame = spec, None, None, None
 
-    def open(self, images: list[np.ndarray]) -> dict:
+    def open(self, images: list[np.ndarray], size: tuple[int, int] | None = None,
+             frame: np.ndarray | None = None) -> dict:
+        """Open the backend and its timer: at the model ``size`` (None: the card's), or on ``frame`` (zoe-bench
+        --frame: ``DepthEngine.predict`` of it). Returns what was opened, at which model size, and its memory."""
         from .backends import open_backend
-        from .timing import make_timer
+        from .timing import FrameTimer, make_timer
 
         start = time.perf_counter()
         self.engine = open_backend(self.spec)
         self.engine.runner.activate()
-        self.timer = make_timer(self.spec, self.engine, images)
-        model = self.engine.model
-        return {"load_s": time.perf_counter() - start, "clock": self.timer.clock, "height": model.height,
-                "width": model.width, "batch": model.batch, "input_format": model.input_format, **self.memory()}
+        model, plan = self.engine.model, None
+        if frame is not None:
+            self.frame = np.asarray(frame)
+            self.timer = FrameTimer(self.engine, self.frame)
+            plan = self.timer.plan.as_dict()
+            height, width = self.timer.plan.model_size
+        else:
+            if self.engine.is_frame_graph:
+                raise ZoeExportError(frame_graph_needs_frame())
+            self.timer = make_timer(self.spec, self.engine, images)
+            if size is not None:
+                model.check_model_size(tuple(size), option("--size", "size="))
+                self.timer.size = tuple(size)
+            height, width = self.timer.size
+        return {"load_s": time.perf_counter() - start, "clock": self.timer.clock, "height": height, "width": width,
+                "batch": model.batch, "input_format": model.input_format, "io": model.io, "frame_plan": plan,
+                **self.memory()}
 
     def run(self, batch: int, iterations: int) -> list[dict[str, float]]:
         return [self.timer.iteration(batch) for _ in range(iterations)]
+
+    def frame_depth(self) -> np.ndarray:
+        """``DepthEngine.predict`` of the frame the backend is timed on (zoe-bench --frame compares them)."""
+        return self.engine.predict(self.frame)
 
     def outputs(self, batches: list[np.ndarray]) -> list[np.ndarray]:
         """metric_depth for each prepared (1, 3, H, W) batch, at the model's size."""

@@ -353,13 +353,128 @@ class CalibrationSet:
         cut = len(self.indices) - holdout
         return CalibrationSet(self.path, self.indices[:cut]), CalibrationSet(self.path, self.indices[cut:])
 
-    def check_matches(self, height: int, width: int, input_format: str, graph: str = "the graph") -> None:
-        """A clear error when this set was made for another model input."""
+    @property
+    def size(self) -> tuple[int, int]:
+        """The model size (height, width) every sample was preprocessed for."""
+        return self.spec.height, self.spec.width
+
+    @property
+    def sets(self) -> list["CalibrationSet"]:
+        """The sets calibration reads (this one; a :class:`CalibrationMix` has several)."""
+        return [self]
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        return [self.size]
+
+    def check_matches(self, height: int, width: int, input_format: str, graph: str = "the graph",
+                      size_range=None) -> None:
+        """A clear error when this set was made for another model input.
+
+        ``size_range``: the :class:`~zoe_export.sizes.SizeRange` of a dynamic-size graph, which
+        calibrates at the set's size (its opt size) when the range holds it; ``height`` x ``width``
+        is then the graph's default size, the one a rebuilt set is advised at.
+        """
         s = self.spec
+        rebuild = f"rebuild it with zoe-export calib --height {height} --width {width} --input-format {input_format}"
+        if size_range is not None and s.input_format == input_format:
+            if not size_range.contains(self.size) or s.height % 32 or s.width % 32:
+                raise ZoeExportError(
+                    f"{option('--calib', 'calib=')} {self.path} holds {s.height}x{s.width} inputs, outside the size "
+                    f"range {size_range.text} of {graph}: calibration runs at the set's size, so {rebuild} (the "
+                    f"default size), or at another size within {size_range.text} (multiples of 32)."
+                )
+            return
         if (s.height, s.width, s.input_format) != (height, width, input_format):
+            takes = f"{height}x{width} {input_format}" if size_range is None else \
+                f"{input_format} inputs of {size_range.text} (default {height}x{width})"
             raise ZoeExportError(
                 f"{option('--calib', 'calib=')} {self.path} holds {s.height}x{s.width} {s.input_format} inputs but "
-                f"{graph} takes "
-                f"{height}x{width} {input_format}; rebuild it with zoe-export calib --height {height} --width {width} "
-                f"--input-format {input_format}."
+                f"{graph} takes {takes}; {rebuild}."
             )
+
+
+class CalibrationMix:
+    """Several calibration sets read as one: a dynamic-size graph calibrated on a stated mix of sizes.
+
+    Activation ranges (per tensor, whatever the spatial size) are collected over every sample of
+    every set; :meth:`split` holds out the last samples of each set, so a conversion is measured at
+    every calibrated size. The sets must share the input format, fit and padding (only the size may
+    differ); the mix's ``id`` is the sets' ids joined by ``+``.
+    """
+
+    def __init__(self, sets: list[CalibrationSet]):
+        if not sets:
+            raise ValueError("a calibration mix needs at least one set")
+        self.sets = list(sets)
+        first = self.sets[0]
+        flag = option("--calib", "calib=")
+        ids = [c.id for c in self.sets]
+        repeated = sorted({str(c.path) for c in self.sets if ids.count(c.id) > 1})
+        if repeated:
+            raise ZoeExportError(f"{flag}: the same calibration set is given twice ({', '.join(repeated)}); "
+                                 "give each set once.")
+        for other in self.sets[1:]:
+            for key in ("input_format", "fit", "pad_input"):
+                if getattr(other.spec, key) != getattr(first.spec, key):
+                    raise ZoeExportError(
+                        f"{flag}: {first.path} and {other.path} differ in {key} ({getattr(first.spec, key)} vs "
+                        f"{getattr(other.spec, key)}); a mix of sets differs in size only: rebuild one with "
+                        "zoe-export calib like the other.")
+
+    @property
+    def path(self) -> str:
+        return ", ".join(str(c.path) for c in self.sets)
+
+    @property
+    def id(self) -> str:
+        return "+".join(c.id for c in self.sets)
+
+    @property
+    def input_name(self) -> str:
+        return self.sets[0].input_name
+
+    @property
+    def spec(self) -> SetSpec:
+        """The first set's spec (format, fit, padding are the same for all; sizes are :attr:`sizes`)."""
+        return self.sets[0].spec
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        return list(dict.fromkeys(c.size for c in self.sets))
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.sets)
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        for calib in self.sets:
+            yield from calib
+
+    def batches(self, batch: int) -> Iterator[dict[str, np.ndarray]]:
+        """Each set's batches in turn (a batch never mixes sizes)."""
+        for calib in self.sets:
+            yield from calib.batches(batch)
+
+    def split(self, holdout: int) -> tuple["CalibrationMix", "CalibrationMix"]:
+        """(calibration part, held-out part): the last ``holdout`` samples of every set are held out."""
+        parts = [c.split(holdout) for c in self.sets]
+        return CalibrationMix([p[0] for p in parts]), CalibrationMix([p[1] for p in parts])
+
+    def check_matches(self, height: int, width: int, input_format: str, graph: str = "the graph",
+                      size_range=None) -> None:
+        if size_range is None and len(self.sizes) > 1:
+            raise ZoeExportError(
+                f"{option('--calib', 'calib=')} {self.path}: sets of {len(self.sizes)} sizes calibrate a "
+                f"dynamic-size graph; {graph} takes {height}x{width} only: give one set.")
+        for calib in self.sets:
+            calib.check_matches(height, width, input_format, graph, size_range)
+
+
+def open_calibration(calib) -> CalibrationSet | CalibrationMix:
+    """A calibration set from its folder, or a :class:`CalibrationMix` from several folders."""
+    if isinstance(calib, (str, os.PathLike)):
+        return CalibrationSet(calib)
+    folders = list(calib)
+    if len(folders) == 1:
+        return CalibrationSet(folders[0])
+    return CalibrationMix([CalibrationSet(folder) for folder in folders])

@@ -73,6 +73,7 @@ def load_model_from_args(args: argparse.Namespace):
         weights="random" if args.random_weights else None,
         sha256=args.sha256,
         seed=args.seed,
+        dynamic_size=getattr(args, "dynamic_size", None),
     )
 
 

@@ -3,6 +3,7 @@
     zoe-bench --torch --variant M12-N --random-weights --onnx zoed_m12_n.onnx --onnx zoed_m12_n_int8.onnx \\
               --parity --output benchmarks/cpu_m12-n
     zoe-bench --engine engines/zoed_m12_n_fp16.engine --torch amp --variant M12-N --device cuda --parity
+    zoe-bench --onnx zoed_m12_n_dyn.onnx --onnx zoed_m12_n_frame_flip.onnx --frame 720x1280
     zoe-bench eval --dataset nyu --data nyu_test/ --onnx zoed_m12_n.onnx
 
 Each backend runs in its own worker process; the parent interleaves their timing rounds. The first
@@ -49,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="time budget per backend and batch size (default 120 on a CPU, where a full-size "
                              "forward takes seconds; 15 on a GPU)")
     g.add_argument("--images", metavar="DIR", help="images to run (default: the built-in scene and variants)")
+    what = g.add_mutually_exclusive_group()
+    what.add_argument("--size", metavar="HxW",
+                      help="time every backend's model at this model size (multiples of 32; a fixed-size graph must "
+                           "be built for it). Default: each card's size, a dynamic-size graph's default size")
+    what.add_argument("--frame", metavar="HxW",
+                      help="time each backend end to end on one synthetic HxW frame (e.g. 720x1280): "
+                           "DepthEngine.predict, i.e. numpy pre/postprocessing around a model-io graph (at the "
+                           "official keep-aspect size when it is dynamic), a frame graph alone; the report says "
+                           "which path each took and compares their depth (REL) where they compute the same thing. "
+                           "Batch 1; not with --parity or --profile")
     g = parser.add_argument_group("checks and outputs")
     g.add_argument("--parity", action="store_true", help="each backend against the FP32 reference, with pictures")
     g.add_argument("--reference", default="torch", metavar="torch|onnx:PATH",
@@ -99,10 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     specs = backend_specs(args)
     if not specs:
         raise ZoeExportError("name at least one backend: --torch (with --variant), --onnx M.onnx or --engine E.engine.")
+    from ..sizes import MULTIPLE, parse_size
+
     options = BenchOptions(batch_sizes=args.batch_sizes, warmup=args.warmup, iters=args.iters, seconds=args.seconds,
                            images=args.images, parity=args.parity, profile=args.profile,
                            output=Path(args.output) if args.output else None,
-                           reference_mismatch_ok=args.reference_mismatch_ok)
+                           reference_mismatch_ok=args.reference_mismatch_ok,
+                           size=None if args.size is None else parse_size(args.size, "--size", MULTIPLE),
+                           frame=None if args.frame is None else parse_size(args.frame, "--frame"))
     options.validate()
     if args.profile and not args.output:
         raise ZoeExportError("--profile writes profile files: add --output DIR.")
@@ -134,7 +149,9 @@ def _warn_ignored(args) -> None:
             ("--reference-mismatch-ok", args.reference_mismatch_ok, args.parity, "--parity"),
             ("--provider", args.provider != "cpu", "onnxruntime" in kinds, "--onnx backends"),
             ("--device", args.device != "cpu", "torch" in kinds, "--torch"),
-            ("--variant", bool(args.variant), torch_used, "--torch and a PyTorch parity reference")):
+            ("--variant", bool(args.variant), torch_used, "--torch and a PyTorch parity reference"),
+            ("--images", bool(args.images), args.frame is None,
+             "timing on images (--frame times one synthetic frame)")):
         if given and not applies:
             log.warning("%s is ignored: it applies to %s, which this run does not use.", flag, what)
 

@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("--synthetic", type=at_least(1), metavar="N",
                    help="N generated scenes instead of photos (smoke runs)")
     p.add_argument("--variant", required=True, help="the model the set is for (its input size and fit)")
-    p.add_argument("--height", type=int, help="model input height (default: the variant's)")
+    p.add_argument("--height", type=int, help="model input height (default: the variant's); a dynamic-size graph "
+                                              "calibrates at the set's size: any size within its range")
     p.add_argument("--width", type=int, help="model input width (default: the variant's)")
     p.add_argument("--input-format", choices=("float-nchw", "uint8-nhwc"), default="float-nchw",
                    help="as the graph was exported (default float-nchw)")

@@ -5,6 +5,7 @@ import argparse
 
 from ..errors import ZoeExportError
 from ..registry import get_precision, list_precisions
+from ..sizes import DEFAULT_SIZE_RANGE
 from .args import (
     add_common_args,
     add_model_args,
@@ -26,8 +27,21 @@ def add_parser(sub) -> None:
     batch = g.add_mutually_exclusive_group()
     batch.add_argument("--batch", type=at_least(1), default=1, help="fixed batch size (default 1)")
     batch.add_argument("--dynamic-batch", action="store_true", help="a dynamic batch dimension (1 to 64)")
-    g.add_argument("--input-format", choices=("float-nchw", "uint8-nhwc"), default="float-nchw",
-                   help="float32 [N,3,H,W] RGB in [0,1] (default), or raw uint8 [N,H,W,3] frames")
+    g.add_argument("--input-format", choices=("float-nchw", "uint8-nhwc"),
+                   help="float32 [N,3,H,W] RGB in [0,1] (default), or raw uint8 [N,H,W,3] at the model size "
+                        "(--io frame: always uint8 [N,H,W,3])")
+    g.add_argument("--dynamic-size", nargs="?", const=str(DEFAULT_SIZE_RANGE), metavar="MIN_HxMIN_W:MAX_HxMAX_W",
+                   help="one graph for every model size in a range, multiples of 32 (without a value: "
+                        f"{DEFAULT_SIZE_RANGE}); excludes --height/--width")
+    g.add_argument("--io", choices=("model", "frame"), default="model",
+                   help="model: the model's input at the model size (default); frame: raw uint8 frames [N,H,W,3] "
+                        "of any size in, metric depth [N,H,W] at the frame's size out, the official infer() "
+                        "(reflect padding, resize, flip, bicubic back, crop) inside the graph")
+    g.add_argument("--flip", action="store_true",
+                   help="--io frame: average with the mirror image's depth, as the official infer() does "
+                        "(the mirror image runs in the same batch)")
+    g.add_argument("--frame-size", type=_frame_size, metavar="HxW",
+                   help="--io frame: a graph for one camera size (default: any frame size)")
     g.add_argument("--opset", type=int, default=18, help="ONNX opset, 17 to 19 (default 18)")
     g.add_argument("--no-verify", dest="verify", action="store_false",
                    help="skip the ONNX Runtime parity checks (FP32 export, and FP16/INT8 bounds)")
@@ -40,30 +54,49 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _frame_size(text: str):
+    from ..sizes import parse_size
+
+    try:
+        return parse_size(text, "--frame-size")
+    except ZoeExportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from .._log import stage
     from ..export import ExportOptions, export_onnx, preflight
     from ..models import ModelOptions, get_variant
 
+    frame = args.io == "frame"
+    if frame and args.input_format == "float-nchw":
+        raise ZoeExportError("--io frame takes raw uint8 [N,H,W,3] frames: drop --input-format float-nchw "
+                             "(or use --io model for a float input at the model size).")
+    if frame and args.precision != "fp32":
+        raise ZoeExportError(f"--io frame with --precision {args.precision}: the precision stage converts model "
+                             "graphs; export --io model --precision ... for a converted graph, or drop --precision.")
     options = ExportOptions(
         batch=None if args.dynamic_batch else args.batch,
-        input_format=args.input_format,
+        input_format="uint8-nhwc" if frame else (args.input_format or "float-nchw"),
         opset=args.opset,
         verify=args.verify,
         external_data=True if args.external_data else None,
+        io=args.io, flip=args.flip, frame_size=args.frame_size,
     )
-    resolved = ModelOptions.resolve(get_variant(args.variant), args.height, args.width, args.max_depth, args.domain)
+    resolved = ModelOptions.resolve(get_variant(args.variant), args.height, args.width, args.max_depth, args.domain,
+                                    args.dynamic_size)
     tuning = precision_flags_given(args, "fp32")
     if args.precision == "fp32" and tuning:
         raise ZoeExportError(f"{' '.join(tuning)} tune the conversion to FP16 or INT8, and this export stays FP32: "
                              "add --precision int8 (or fp16), or drop them.")
     precision = precision_options_from_args(args, args.precision) if args.precision != "fp32" else None
     if precision is not None and precision.calib is not None:
-        from ..calib import CalibrationSet
+        from ..calib import open_calibration
 
-        CalibrationSet(precision.calib).check_matches(
+        at = "" if resolved.size_range is not None else f" at {resolved.height}x{resolved.width}"
+        open_calibration(precision.calib).check_matches(
             resolved.height, resolved.width, options.input_format,
-            f"--variant {args.variant} at {resolved.height}x{resolved.width} (--input-format {options.input_format})")
+            f"--variant {args.variant}{at} (--input-format {options.input_format})", resolved.size_range)
     preflight(args.output, options)  # fail before the slow part
 
     def model():  # no name holds the model here: the precision stage frees it once it has its references

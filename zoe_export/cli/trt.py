@@ -24,7 +24,8 @@ def add_parser(sub) -> None:
     for precision in map(get_precision, list_precisions(converted=True)):  # --fp16, --int8: the precision registry's
         g.add_argument(precision.trt_flag, dest="precision", action="append_const", const=precision.name,
                        help=precision.trt_help)
-    g.add_argument("--output", help="the engine file (default: engines/<onnx name>[_<precision>].engine)")
+    g.add_argument("--output", help="the engine file (default: engines/<onnx name>[_<precision>][_<size profile>]"
+                                    ".engine; a --size-profile given is in the name, colons as dashes)")
     g.add_argument("--timing-cache", metavar="FILE",
                    help="TensorRT tactic timing cache, read and updated "
                         "(default: engines/timing_<sm>_trt<version>.cache)")
@@ -32,6 +33,12 @@ def add_parser(sub) -> None:
                    help="builder workspace limit (default: TensorRT's)")
     g.add_argument("--batch-profile", type=_batch_profile, metavar="MIN:OPT:MAX",
                    help="batch range for graphs exported with --dynamic-batch (default 1:2:8)")
+    g.add_argument("--size-profile", metavar="MIN:OPT:MAX",
+                   help="height x width range for dynamic-size graphs, e.g. 320x320:384x672:768x1344 (TensorRT tunes "
+                        "at OPT; the engine takes MIN to MAX, and reserves memory for MAX). Graphs exported with "
+                        "--dynamic-size: model sizes, multiples of 32 within the graph's range (default: the whole "
+                        "range, OPT the native size); with --io frame: any frame size (default "
+                        "240x240:720x1280:1920x1920). Narrow it to the sizes you run for less memory")
     g.add_argument("--legacy-precision", action="store_true",
                    help="TensorRT 10 only: the FP32 graph with the builder's FP16/INT8 flags, FP32 islands pinned by "
                         "precision constraints, an entropy calibrator on --calib (with a cache file)")
@@ -55,6 +62,7 @@ def _batch_profile(text: str) -> tuple[int, int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..sizes import SizeProfile
     from ..trt import BuildOptions, EngineCache, build_engine, probe_environment
     from ..trt.graph import GraphInfo
 
@@ -64,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
         raise ZoeExportError(f"{flags} exclude each other: --int8 already runs the layers it keeps out of INT8 in FP16 "
                              "(--high-precision fp16). Pick one.")
     precision = asked[0] if asked else None
+    size_profile = None if args.size_profile is None else SizeProfile.parse(args.size_profile, "--size-profile")
     options = BuildOptions(precision=precision, calib=args.calib, legacy_precision=args.legacy_precision,
                            workspace_gb=args.workspace_gb, batch_profile=args.batch_profile,
-                           timing_cache=args.timing_cache, output=args.output)
+                           size_profile=size_profile, timing_cache=args.timing_cache, output=args.output)
     options.validate()
     graph = GraphInfo.read(args.onnx)  # read and hashed once: build_engine takes it as it is
     converts = precision is not None and graph.precision == "fp32" and not args.legacy_precision
@@ -93,6 +102,11 @@ def _report_converted(manifest: dict) -> None:
         report_conversion(manifest["conversion"])
 
 
+def _shape(tensor: dict) -> str:
+    """``[N, 3, N, N]``: a manifest tensor's shape, N for a free dimension."""
+    return "[" + ", ".join(map(str, tensor["shape"])) + "]"
+
+
 def _report_engine(manifest: dict) -> None:
     from ..trt import manifest_path
 
@@ -102,12 +116,13 @@ def _report_engine(manifest: dict) -> None:
     print(f"engine   {path} ({manifest['engine_bytes'] / 2**20:.0f} MB): {manifest['precision']}, {manifest['mode']}, "
           f"{how} on {gpu['name']} (compute capability {gpu['compute_capability']}), "
           f"TensorRT {manifest['tensorrt_version']}")
-    for tensor in manifest["inputs"]:
-        profile = tensor.get("profile")
-        extra = f", profile {profile['min'][0]}:{profile['opt'][0]}:{profile['max'][0]}" if profile else ""
-        print(f"input    {tensor['name']} {tensor['shape']} {tensor['dtype']}{extra}")
-    print("outputs  " + ", ".join(f"{t['name']} {t['shape']} {t['dtype']}" for t in manifest["outputs"]))
     card = manifest["card"]
+    batch, size = card.get("batch_profile"), card.get("size_profile")
+    profiles = ([f"batch {':'.join(map(str, batch))}"] if batch else []) + ([f"size {size}"] if size else [])
+    for tensor in manifest["inputs"]:
+        extra = f", profile {', '.join(profiles)}" if tensor.get("profile") and profiles else ""
+        print(f"input    {tensor['name']} {_shape(tensor)} {tensor['dtype']}{extra}")
+    print("outputs  " + ", ".join(f"{t['name']} {_shape(t)} {t['dtype']}" for t in manifest["outputs"]))
     islands = {"fp16 islands": ", ".join(card["fp16_islands"]), "int8 groups": ", ".join(card["int8_groups"]),
                "high precision": card["high_precision"], "int8 budget REL": card["int8_budget_rel"],
                "measured REL": card["measured_rel"], "against": card["reference"],

@@ -89,6 +89,32 @@ def bias_gathers(model: ir.Model) -> int:
     )
 
 
+#: ops that only rearrange a constant (slicing, viewing, transposing the trained table before its resize)
+_REARRANGING = frozenset({"Slice", "Reshape", "Transpose", "Unsqueeze", "Squeeze", "Identity", "Cast", "Split"})
+
+
+def _from_constant(value: ir.Value | None) -> bool:
+    """Whether ``value`` is a constant, or a rearrangement of constants only."""
+    while value is not None and not _is_constant(value):
+        producer = value.producer()
+        if producer is None or producer.op_type not in _REARRANGING:
+            return False
+        if not all(_from_constant(v) for v in producer.inputs[1:]):
+            return False
+        value = producer.inputs[0]
+    return True
+
+
+def relative_position_tables(model: ir.Model) -> int:
+    """Trained relative-position tables the graph resamples itself (one per block in a dynamic-size graph).
+
+    They are the only constants a ZoeDepth graph resizes: every other Resize acts on activations.
+    """
+    return sum(1 for node in model.graph.all_nodes()
+               if node.op_type == "Resize" and node.inputs and node.inputs[0] is not None
+               and _from_constant(node.inputs[0]))
+
+
 def graph_summary(model: ir.Model) -> dict:
     ops = collections.Counter(node.op_type for node in model.graph.all_nodes())
     weights = sum(v.const_value.nbytes for v in model.graph.initializers.values() if v.const_value is not None)
@@ -101,4 +127,5 @@ def graph_summary(model: ir.Model) -> dict:
         "initializer_bytes": int(weights),
         "largest_initializer_bytes": int(largest),
         "relative_position_gathers": bias_gathers(model),
+        "relative_position_tables": relative_position_tables(model),
     }

@@ -10,6 +10,7 @@ import math
 import torch
 
 from ..errors import ZoeExportError, option
+from ..sizes import DEFAULT_SIZE_RANGE, SizeRange
 from ._registry import Variant, get_variant
 from .zoedepth import ZoeDepth, ZoeDepthNK
 
@@ -26,9 +27,16 @@ class ModelOptions:
     width: int
     max_depth: float | None
     domain: str
+    size_range: SizeRange | None = None  # any model size in the range; height x width is then the default size
 
     @classmethod
-    def resolve(cls, variant: Variant, height=None, width=None, max_depth=None, domain="auto") -> "ModelOptions":
+    def resolve(cls, variant: Variant, height=None, width=None, max_depth=None, domain="auto",
+                dynamic_size=None) -> "ModelOptions":
+        """``dynamic_size``: True (the default range), a range ('256x256:768x1344', a pair of sizes) or None."""
+        size_range = _size_range(dynamic_size, height, width)
+        if size_range is not None:
+            check_size_supported(variant, *size_range.max)
+            height, width = size_range.clamp(variant.native_size)
         height = variant.native_size[0] if height is None else int(height)
         width = variant.native_size[1] if width is None else int(width)
         size = option("--height/--width", "height/width")
@@ -61,7 +69,18 @@ class ModelOptions:
             if not max_depth > variant.heads[0].min_depth:
                 raise ZoeExportError(f"{flag} {max_depth} must be above the minimum depth "
                                      f"{variant.heads[0].min_depth}.")
-        return cls(height, width, max_depth, domain)
+        return cls(height, width, max_depth, domain, size_range)
+
+
+def _size_range(dynamic_size, height, width) -> SizeRange | None:
+    if dynamic_size is None or dynamic_size is False:
+        return None
+    if height is not None or width is not None:
+        raise ZoeExportError(
+            f"{option('--dynamic-size', 'dynamic_size=')} and {option('--height/--width', 'height=/width=')} exclude "
+            "each other: a dynamic-size model takes every size in its range (give the range, e.g. "
+            f"{option('--dynamic-size', 'dynamic_size=')} 256x256:768x1344), a fixed one only its size.")
+    return DEFAULT_SIZE_RANGE if dynamic_size is True else SizeRange.of(dynamic_size)
 
 
 #: TensorRT (and 32-bit indexing in many kernels) caps a tensor at 2^31 - 1 elements
@@ -106,8 +125,8 @@ def build_model(variant: str | Variant, options: ModelOptions | None = None) -> 
     options = options or ModelOptions.resolve(variant)
     size = (options.height, options.width)
     if variant.head_type == "NK":
-        return ZoeDepthNK(variant, size)
+        return ZoeDepthNK(variant, size, options.size_range)
     head = variant.heads[0]
     if options.max_depth is not None:
         head = dataclasses.replace(head, max_depth=options.max_depth)
-    return ZoeDepth(variant, size, head)
+    return ZoeDepth(variant, size, head, options.size_range)

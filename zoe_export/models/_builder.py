@@ -71,8 +71,9 @@ def load_model(
     weights: str | Mapping[str, torch.Tensor] | None = None,
     sha256: str | None = None,
     seed: int | None = None,
+    dynamic_size=None,
 ) -> torch.nn.Module:
-    """A ZoeDepth model in eval mode, built for one input size, with its weights loaded strictly.
+    """A ZoeDepth model in eval mode, built for one input size (or a range of them), weights loaded strictly.
 
     Args:
         variant: "M12-N", "M12-K", "M12-NK" (or a test variant "test-N", "test-K", "test-NK").
@@ -84,13 +85,18 @@ def load_model(
         weights: "random" for seeded random weights (smoke runs), or a state dict.
         sha256: pin the checkpoint file's hash.
         seed: the seed of ``weights="random"`` (default 0).
+        dynamic_size: any input size in a range instead of one: True for the default range
+            (256x256 to 768x1344), or 'MIN_HxMIN_W:MAX_HxMAX_W' (multiples of 32). Excludes
+            ``height``/``width``. The relative-position tables are resampled for each input's grid as
+            the official model does (cached per size in eager mode); exported, the graph takes any
+            size in the range.
 
     The returned module's ``forward(image)`` takes float32 (B, 3, H, W) RGB in [0, 1] and returns
     ``{"metric_depth": (B, 1, H, W)}`` in metres (and ``"domain_logits"`` (B, 2) for NK).
     ``model.provenance`` records what was built and from which weights.
     """
     variant = get_variant(variant)
-    options = ModelOptions.resolve(variant, height, width, max_depth, domain)
+    options = ModelOptions.resolve(variant, height, width, max_depth, domain, dynamic_size)
     _check_weight_options(checkpoint, weights, sha256, seed)
     model = build_model(variant, options)
     state_dict, source = _weights(variant, model, checkpoint, weights, sha256, 0 if seed is None else seed)
@@ -104,6 +110,7 @@ def load_model(
         "variant": variant.name,
         "height": options.height,
         "width": options.width,
+        "size_range": None if options.size_range is None else options.size_range.text,
         "max_depth": options.max_depth if options.max_depth is not None else (
             variant.heads[0].max_depth if variant.head_type == "K" else None),
         "domain": options.domain if variant.head_type == "NK" else None,
@@ -111,3 +118,21 @@ def load_model(
         **source,
     }
     return model
+
+
+def at_size(model: torch.nn.Module, height: int, width: int) -> torch.nn.Module:
+    """A fixed-size copy of ``model`` (from :func:`load_model`) at ``height`` x ``width``, with its weights.
+
+    A dynamic-size model is verified against these: the same weights, built for one size as a
+    fixed-size export is.
+    """
+    p = model.provenance
+    options = ModelOptions.resolve(model.variant, height, width, p.get("max_depth") if model.variant.head_type == "K"
+                                   else None, p.get("domain") or "auto")
+    fixed = build_model(model.variant, options)
+    if options.domain != "auto":
+        fixed.keep_only(options.domain)
+    fixed.load_state_dict(model.state_dict(), strict=True)
+    fixed.eval().requires_grad_(False)
+    fixed.provenance = {**p, "height": height, "width": width, "size_range": None}
+    return fixed

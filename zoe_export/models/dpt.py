@@ -2,7 +2,8 @@
 
 Module and parameter names follow the official state dict (``pretrained.act_postprocess1.0...``,
 ``scratch.refinenet4.resConfUnit1...``), so the checkpoints load without any key mapping.
-All spatial sizes are fixed by the input size chosen at construction.
+All spatial sizes follow from the input size: fixed at construction, or (``image_size=None``) taken
+from each input.
 """
 from __future__ import annotations
 
@@ -37,15 +38,15 @@ class ProjectReadout(nn.Module):
 class TokensToGrid(nn.Module):
     """(B, N, C) tokens -> (B, C, grid_h, grid_w) map (MiDaS: Transpose(1, 2) then Unflatten)."""
 
-    def __init__(self, grid: tuple[int, int]):
+    def __init__(self, grid: tuple[int, int] | None):
         super().__init__()
         self.grid = grid
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.transpose(1, 2).unflatten(2, self.grid)
+    def forward(self, x: torch.Tensor, grid=None) -> torch.Tensor:
+        return x.transpose(1, 2).unflatten(2, grid or self.grid)
 
 
-def _reassemble(dim: int, channels: int, grid: tuple[int, int], resample: nn.Module | None) -> nn.Sequential:
+def _reassemble(dim: int, channels: int, grid: tuple[int, int] | None, resample: nn.Module | None) -> nn.Sequential:
     # Indices 0, 3 and 4 carry weights in the checkpoints; 1 and 2 are MiDaS's Transpose and Unflatten.
     layers = [ProjectReadout(dim), nn.Identity(), TokensToGrid(grid), nn.Conv2d(dim, channels, kernel_size=1)]
     if resample is not None:
@@ -56,7 +57,7 @@ def _reassemble(dim: int, channels: int, grid: tuple[int, int], resample: nn.Mod
 class BeitBackbone(nn.Module):
     """``pretrained``: the encoder plus the four reassemble branches (1/4, 1/8, 1/16, 1/32 scale)."""
 
-    def __init__(self, encoder: BeitConfig, decoder: DptConfig, image_size: tuple[int, int]):
+    def __init__(self, encoder: BeitConfig, decoder: DptConfig, image_size: tuple[int, int] | None):
         super().__init__()
         self.model = Beit(encoder, image_size)
         dim, grid = encoder.embed_dim, self.model.grid
@@ -67,9 +68,11 @@ class BeitBackbone(nn.Module):
         self.act_postprocess4 = _reassemble(dim, c4, grid, nn.Conv2d(c4, c4, kernel_size=3, stride=2, padding=1))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        grid = self.model.grid_of(x)
         tokens = self.model(x)
         branches = (self.act_postprocess1, self.act_postprocess2, self.act_postprocess3, self.act_postprocess4)
-        return [branch(t) for branch, t in zip(branches, tokens)]
+        # readout, then tokens -> map at this input's grid, then the convolutions
+        return [branch[3:](branch[2](branch[0](t), grid)) for branch, t in zip(branches, tokens)]
 
 
 class ResidualConvUnit(nn.Module):
@@ -136,7 +139,7 @@ class DptFeatures(NamedTuple):
 
 
 class DPT(nn.Module):
-    def __init__(self, encoder: BeitConfig, decoder: DptConfig, image_size: tuple[int, int]):
+    def __init__(self, encoder: BeitConfig, decoder: DptConfig, image_size: tuple[int, int] | None):
         super().__init__()
         self.pretrained = BeitBackbone(encoder, decoder, image_size)
         self.scratch = Scratch(decoder)

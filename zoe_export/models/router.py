@@ -19,7 +19,7 @@ from torch import nn
 from ._registry import RouterConfig
 
 
-def sinusoidal_position_encoding(length: int, dim: int) -> torch.Tensor:
+def sinusoidal_position_encoding(length, dim: int) -> torch.Tensor:
     """(length, 1, dim): [sin(pos * w_j), cos(pos * w_j)], w_j = exp(-2j ln(10000) / dim)."""
     position = torch.arange(0, length, dtype=torch.float32).unsqueeze(1)
     index = torch.arange(0, dim, 2, dtype=torch.float32).unsqueeze(0)
@@ -82,19 +82,25 @@ class TransformerEncoder(nn.Module):
 class PatchTransformerEncoder(nn.Module):
     """Bottleneck map (B, C, h, w) -> token sequence (1 + h*w, B, E), token 0 a learned summary."""
 
-    def __init__(self, in_channels: int, cfg: RouterConfig, grid: tuple[int, int]):
+    def __init__(self, in_channels: int, cfg: RouterConfig, grid: tuple[int, int] | None):
+        """``grid`` None: any bottleneck size (the position encoding is computed for each input's length)."""
         super().__init__()
         self.embedding_convPxP = nn.Conv2d(in_channels, cfg.embedding_dim, kernel_size=1)
         self.transformer_encoder = TransformerEncoder(cfg)
-        length = grid[0] * grid[1] + 1
-        self.register_buffer(
-            "position_encoding", sinusoidal_position_encoding(length, cfg.embedding_dim), persistent=False
-        )
+        self.embedding_dim = cfg.embedding_dim
+        self.fixed = grid is not None
+        if self.fixed:
+            length = grid[0] * grid[1] + 1
+            self.register_buffer(
+                "position_encoding", sinusoidal_position_encoding(length, cfg.embedding_dim), persistent=False
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tokens = F.pad(self.embedding_convPxP(x).flatten(2), (1, 0))  # zero token first
-        tokens = tokens.permute(2, 0, 1) + self.position_encoding
-        return self.transformer_encoder(tokens)
+        tokens = tokens.permute(2, 0, 1)
+        encoding = self.position_encoding if self.fixed else sinusoidal_position_encoding(
+            tokens.shape[0], self.embedding_dim).to(tokens)
+        return self.transformer_encoder(tokens + encoding)
 
 
 def domain_classifier(cfg: RouterConfig, n_domains: int) -> nn.Sequential:

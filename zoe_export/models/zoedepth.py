@@ -1,8 +1,9 @@
-"""ZoeD_N, ZoeD_K and ZoeD_NK for one fixed input size, with the official state-dict layout.
+"""ZoeD_N, ZoeD_K and ZoeD_NK for one fixed input size or a range of sizes, with the official state-dict layout.
 
 ``forward(image)`` takes float32 RGB in [0, 1], shape (B, 3, H, W) at the size the model was built
-for, and returns ``{"metric_depth": (B, 1, H, W)}`` in metres (plus ``"domain_logits"`` (B, 2) for
-NK). Nothing in ``forward`` depends on data on the host side: it traces and exports as is.
+for (or, built with a ``size_range``, any multiple of 32 within it), and returns
+``{"metric_depth": (B, 1, H, W)}`` in metres (plus ``"domain_logits"`` (B, 2) for NK). Nothing in
+``forward`` depends on data on the host side: it traces and exports as is.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import ZoeExportError
+from ..sizes import SizeRange, format_size
 from ._registry import BinsHeadConfig, Variant
 from .dpt import DPT, DptFeatures, upsample
 from .metric_bins import AttractorLayer, ConditionalLogBinomial, Projector, SeedBinRegressor, metric_depth
@@ -19,7 +21,7 @@ from .router import PatchTransformerEncoder, domain_classifier, route
 class DepthCore(nn.Module):
     """MiDaS inside ZoeDepth (``core``): normalisation, then DPT (``core.core``)."""
 
-    def __init__(self, variant: Variant, image_size: tuple[int, int]):
+    def __init__(self, variant: Variant, image_size: tuple[int, int] | None):
         super().__init__()
         self.core = DPT(variant.encoder, variant.decoder, image_size)
         prep = variant.preprocessing
@@ -46,24 +48,34 @@ def _conditioning_channels(variant: Variant, cfg: BinsHeadConfig) -> int:
 
 
 class _ZoeDepthBase(nn.Module):
-    def __init__(self, variant: Variant, image_size: tuple[int, int]):
+    """``image_size``: the size built for; with ``size_range``, any size in the range (``image_size`` is
+    then the default size: calibration, benchmarks)."""
+
+    def __init__(self, variant: Variant, image_size: tuple[int, int], size_range: SizeRange | None = None):
         super().__init__()
         height, width = image_size
         if height <= 0 or width <= 0 or height % 32 or width % 32:
             raise ValueError(f"image size {height}x{width}: both must be positive multiples of 32")
         self.variant = variant
         self.image_size = (height, width)
-        self.core = DepthCore(variant, self.image_size)
+        self.size_range = size_range
+        self.core = DepthCore(variant, None if size_range is not None else self.image_size)
         features = variant.decoder.features
         self.conv2 = nn.Conv2d(features, features, kernel_size=1)
 
     def check_input(self, image: torch.Tensor) -> None:
+        if self.size_range is not None:
+            if image.ndim != 4 or image.shape[1] != 3:
+                raise ZoeExportError(f"{self.variant.name} takes images of shape [B, 3, H, W], got {list(image.shape)}.")
+            self.size_range.check((image.shape[-2], image.shape[-1]), f"{self.variant.name}: input size")
+            return
         height, width = self.image_size
         if image.ndim != 4 or image.shape[1] != 3 or tuple(image.shape[-2:]) != (height, width):
             raise ZoeExportError(
                 f"{self.variant.name} was built for images of shape [B, 3, {height}, {width}], got "
                 f"{list(image.shape)}. Resize with zoe_export.preprocess.prepare(image, ({height}, {width})) "
-                f"or build the model for your size with load_model(..., height=, width=)."
+                f"or build the model for your size with load_model(..., height=, width=) "
+                f"(or for a range of sizes with load_model(..., dynamic_size='{format_size(self.image_size)}:...'))."
             )
 
     def _last(self, features: DptFeatures, cfg: BinsHeadConfig) -> torch.Tensor:
@@ -76,8 +88,9 @@ class _ZoeDepthBase(nn.Module):
 class ZoeDepth(_ZoeDepthBase):
     """ZoeD_N (softplus bins) and ZoeD_K (normed bins): one metric head at the top level."""
 
-    def __init__(self, variant: Variant, image_size: tuple[int, int], head: BinsHeadConfig | None = None):
-        super().__init__(variant, image_size)
+    def __init__(self, variant: Variant, image_size: tuple[int, int], head: BinsHeadConfig | None = None,
+                 size_range: SizeRange | None = None):
+        super().__init__(variant, image_size, size_range)
         cfg = head or variant.heads[0]
         self.head_cfg = cfg
         features = variant.decoder.features
@@ -112,12 +125,12 @@ class ZoeDepthNK(_ZoeDepthBase):
     ``domain_logits`` still says when an input looks like the other domain).
     """
 
-    def __init__(self, variant: Variant, image_size: tuple[int, int]):
-        super().__init__(variant, image_size)
+    def __init__(self, variant: Variant, image_size: tuple[int, int], size_range: SizeRange | None = None):
+        super().__init__(variant, image_size, size_range)
         features = variant.decoder.features
         shared = variant.heads[0]
         self.head_cfgs = {cfg.domain: cfg for cfg in variant.heads}
-        grid = (image_size[0] // 32, image_size[1] // 32)
+        grid = None if size_range is not None else (image_size[0] // 32, image_size[1] // 32)
         self.patch_transformer = PatchTransformerEncoder(features, variant.router, grid)
         self.mlp_classifier = domain_classifier(variant.router, len(variant.heads))
         self.seed_bin_regressors = nn.ModuleDict(

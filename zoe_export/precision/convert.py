@@ -9,6 +9,13 @@ against the FP32 reference (the PyTorch model when the caller passes it, else th
 ONNX Runtime) on structured inputs and on held-out calibration samples. FP16 is measured on its
 emulation (see :mod:`.fp16`); INT8 on the Q/DQ graph as ONNX Runtime runs it. The figures, the
 islands, the INT8 selection and the budget search land in ``<output>.json`` beside the graph.
+
+A dynamic-size graph (card ``size_range``) stays one: the converted graph takes every size the FP32
+graph takes. It is measured at its default size and, with the structured scene, at its range's ends
+(``range_ends``); INT8 calibrates at the calibration set's size, which must lie in the range, or at
+each size of a mix of sets (``calib=(DIR, DIR, ...)``: Q/DQ scales are per tensor, whatever the
+spatial size, so ranges gathered at several sizes are simply merged). The manifest's ``sizes`` says
+which sizes calibration and parity used.
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from ..compare.tolerance import Tolerance
 from ..errors import ZoeExportError, option
 from ..export.metadata import PROTOBUF_LIMIT, card_of, load_onnx, read_card, write_card
 from ..registry import get_precision, list_precisions
+from ..sizes import format_size
 from .budget import SearchResult, search_budget
 from .fp16 import PrecisionPlan, convert_fp16, emulate_fp16, plan_fp16
 from .int8 import (CALIBRATION_METHODS, HIGH_PRECISIONS, Int8Selection, activation_inputs, calibrate, count_qdq,
@@ -48,7 +56,7 @@ _FP16_QDQ_OPSET = 19
 @dataclass(frozen=True)
 class PrecisionOptions:
     precision: str = "fp16"  # fp16 | int8
-    calib: str | Path | None = None  # calibration set folder (INT8)
+    calib: str | Path | tuple[str | Path, ...] | None = None  # calibration set folder (INT8); several: a mix of sizes
     calib_method: str = "entropy"
     keep_precision: tuple[str, ...] | None = None  # None: DEFAULT_KEEP; () quantizes every Conv/MatMul/Gemm
     high_precision: str = "fp32"  # what the INT8 graph runs elsewhere: fp32 (CPU) or fp16 (TensorRT)
@@ -58,6 +66,7 @@ class PrecisionOptions:
     islands: tuple[Island, ...] = field(default=FP16_ISLANDS)
     histogram_bins: int = 2048
     backend: str = "auto"  # modelopt (NVIDIA Model Optimizer) when installed, else builtin
+    range_ends: bool = True  # a dynamic-size graph is also measured at its range's ends (see parity.structured_feeds)
 
     def converter(self, source: Path | None = None) -> str:
         """The backend that will run: ``modelopt`` or ``builtin``.
@@ -86,6 +95,8 @@ class PrecisionOptions:
         if self.precision not in list_precisions(converted=True):
             raise ZoeExportError(f"{option('--precision', 'precision=')} {self.precision!r}: choose one of "
                                  f"{', '.join(list_precisions())}.")
+        if self.calib is not None and not isinstance(self.calib, (str, Path)) and not tuple(self.calib):
+            raise ZoeExportError(f"{option('--calib', 'calib=')}: give a calibration set folder (or several).")
         if get_precision(self.precision).needs_calibration and self.calib is None:
             raise ZoeExportError(f"{option('--precision int8', 'precision=int8')} needs a calibration set: "
                                  f"{option('--calib DIR', 'calib=DIR')} (make one with: zoe-export calib --images DIR "
@@ -134,7 +145,7 @@ def fp16_stage(bench: Workbench, options: PrecisionOptions, calib, progress: boo
         from .modelopt_backend import autocast_fp16, plan_of
 
         with stage("converting with ModelOpt AutoCast (our islands as its exclusions)"):
-            real = autocast_fp16(bench.source, plan)
+            real = autocast_fp16(bench.source, plan, fp32)
             plan = plan_of(real, plan)  # what AutoCast actually made FP16
     else:
         real = convert_fp16(_copy(fp32), plan)
@@ -172,9 +183,9 @@ class _Int8Builder:
     """Q/DQ graphs for any INT8 selection, from one calibration (ranges for every candidate node)."""
 
     def __init__(self, source: Path, fp32: onnx.ModelProto, ranges: dict, options: PrecisionOptions, converter: str,
-                 candidates: Int8Selection):
+                 candidates: Int8Selection, input_shape: tuple[str, tuple[int, ...]]):
         self.source, self.fp32, self.ranges, self.options, self.converter = source, fp32, ranges, options, converter
-        self.candidates = candidates
+        self.candidates, self.input_shape = candidates, input_shape
         self.plan: PrecisionPlan | None = None
         self._all_int8: onnx.ModelProto | None = None
 
@@ -182,7 +193,8 @@ class _Int8Builder:
         if self.converter == "modelopt":
             from .modelopt_backend import modelopt_qdq
 
-            model = modelopt_qdq(self.source, selection, self.ranges, self.options.calib_method)
+            model = modelopt_qdq(self.source, selection, self.ranges, self.options.calib_method, self.fp32,
+                                 self.input_shape)
         else:
             model = quantize_qdq(self.fp32, selection, self.ranges, self.options.calib_method)
         keep_float_inputs(model, selection.quantize)
@@ -222,13 +234,18 @@ def _calibrate(bench: Workbench, options: PrecisionOptions, calib, fp32: onnx.Mo
     """Ranges for every candidate's activations from the calibration part of the set, and a report."""
     part, _ = calib.split(options.holdout)
     feeds = part.batches(bench.batch) if bench.batch and bench.batch > 1 else iter(part)
-    total = len(part) // (bench.batch or 1)
+    total = sum(len(p) // (bench.batch or 1) for p in part.sets)
+    sizes = ", ".join(format_size(size) for size in calib.sizes)
     start = time.perf_counter()
-    with stage(f"calibrating {len(candidates.quantize)} INT8 candidates on {total} sample(s) ({options.calib_method})"):
+    with stage(f"calibrating {len(candidates.quantize)} INT8 candidates on {total} sample(s) at {sizes} "
+               f"({options.calib_method})"):
         ranges = calibrate(fp32, activation_inputs(fp32, candidates.quantize), feeds, options.calib_method,
                            total=total, progress=progress, bins=options.histogram_bins)
     release_memory()
     report = {"set": str(calib.path), "id": calib.id, "samples": len(part), "heldout": options.holdout,
+              "sizes": [format_size(size) for size in calib.sizes],
+              "sets": [{"set": str(c.path), "id": c.id, "size": format_size(c.size), "samples": len(p)}
+                       for c, p in zip(calib.sets, part.sets)],
               "method": options.calib_method, "tensors": len(ranges), "seconds": round(time.perf_counter() - start, 1),
               "histogram_bins": options.histogram_bins if options.calib_method == "entropy" else None}
     return ranges, report
@@ -257,7 +274,7 @@ def int8_stage(bench: Workbench, options: PrecisionOptions, calib, progress: boo
         keep = option("--keep-precision", "keep_precision=")
         raise ZoeExportError(f"no Conv/MatMul/Gemm is left to quantize: {keep} keeps them all.")
     ranges, calibration = _calibrate(bench, options, calib, fp32, candidates, progress)
-    builder = _Int8Builder(bench.source, fp32, ranges, options, converter, candidates)
+    builder = _Int8Builder(bench.source, fp32, ranges, options, converter, candidates, _calibration_input(bench, calib))
     search = _within_budget(bench, builder, options) if options.max_rel_drift is not None else None
     selection = search.selection if search else candidates
     with stage(f"quantizing {len(selection.quantize)} nodes to INT8 ({len(selection.kept)} kept in {options.high_precision})"):
@@ -287,6 +304,14 @@ def int8_stage(bench: Workbench, options: PrecisionOptions, calib, progress: boo
     return final, report
 
 
+def _calibration_input(bench: Workbench, calib) -> tuple[str, tuple[int, ...]]:
+    """(input name, shape) of one calibration batch: a dynamic graph's free dimensions at the (first) set's size."""
+    height, width = calib.sizes[0]
+    shape = (bench.batch or 1, height, width, 3) if bench.card.input_format == "uint8-nhwc" else \
+        (bench.batch or 1, 3, height, width)
+    return bench.card.input_name, shape
+
+
 def _search(bench: Workbench, builder: _Int8Builder, candidates: Int8Selection, budget: float) -> SearchResult:
     cases = bench.heldout
 
@@ -311,12 +336,13 @@ def _read_source(source: Path, model: onnx.ModelProto | None = None) -> ModelCar
 
 
 def _open_calib(options: PrecisionOptions, card: ModelCard, source: Path):
+    """The calibration set (or mix of sets) for ``card``'s graph: at its size, or at sizes in its size range."""
     if options.calib is None:
         return None
-    from ..calib import CalibrationSet
+    from ..calib import open_calibration
 
-    calib = CalibrationSet(options.calib)
-    calib.check_matches(card.height, card.width, card.input_format, str(source))
+    calib = open_calibration(options.calib)
+    calib.check_matches(card.height, card.width, card.input_format, str(source), card.size_range)
     return calib
 
 
@@ -326,11 +352,11 @@ def parity_inputs(source: str | Path, options: PrecisionOptions) -> dict[str, di
     to :func:`convert_precision` as ``reference`` (then free the model before the heavy part)."""
     source = Path(source)
     card = _read_source(source)
-    return _parity_feeds(card, _open_calib(options, card, source), options.holdout)
+    return _parity_feeds(card, _open_calib(options, card, source), options)
 
 
-def _parity_feeds(card: ModelCard, calib, holdout: int) -> dict[str, dict[str, np.ndarray]]:
-    feeds = structured_feeds(card)
+def _parity_feeds(card: ModelCard, calib, options: PrecisionOptions) -> dict[str, dict[str, np.ndarray]]:
+    feeds, holdout = structured_feeds(card, options.range_ends), options.holdout
     if calib is not None and holdout:
         feeds.update(heldout_feeds(calib.split(holdout)[1], card.batch))
     return feeds
@@ -368,7 +394,7 @@ def _convert(source: Path, output: Path, options: PrecisionOptions, reference, r
     calib = _open_calib(options, card, source)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zoe-precision-") as tmp:
-        bench = Workbench(source, card, Path(tmp), _parity_feeds(card, calib, options.holdout), fp32)
+        bench = Workbench(source, card, Path(tmp), _parity_feeds(card, calib, options), fp32)
         del fp32
         with stage(f"FP32 reference outputs on {len(bench.feeds)} input(s)"):
             name = compute_references(bench, reference)
@@ -391,12 +417,23 @@ def _convert(source: Path, output: Path, options: PrecisionOptions, reference, r
         "card": new_card.to_dict(),
         "precision": options.precision,
         "reference": reference_name,
+        "sizes": _sizes(card, calib, measured),
         **report,
         "seconds": round(time.perf_counter() - start, 1),
         "zoe_export_version": __version__,
     }
     _write(model, output, manifest, picture)
     return {**manifest, "path": str(output), "card": new_card}
+
+
+def _sizes(card: ModelCard, calib, measured: dict) -> dict:
+    """Which model sizes the graph takes, and which it was calibrated and measured at."""
+    return {
+        "size_range": None if card.size_range is None else card.size_range.text,
+        "default": format_size(card.size),
+        "calibration": None if calib is None else [format_size(size) for size in calib.sizes],
+        "parity": measured["sizes"],
+    }
 
 
 def _modelopt_name(tool: str) -> str:

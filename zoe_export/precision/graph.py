@@ -80,6 +80,52 @@ def set_elem_type(graph: onnx.GraphProto, names: set[str], elem_type: int) -> No
             value.type.tensor_type.elem_type = elem_type
 
 
+def _symbols(values: Iterable[onnx.ValueInfoProto]) -> set[str]:
+    return {d.dim_param for v in values for d in v.type.tensor_type.shape.dim if d.dim_param}
+
+
+def restore_shapes(model: onnx.ModelProto, source: onnx.ModelProto) -> int:
+    """Declare ``model``'s tensor shapes as ``source`` (the graph it was converted from) declares them (in place).
+
+    A converter that re-infers shapes may leave placeholders behind: ModelOpt replaces every
+    concrete dimension with the symbol ``unk`` and re-infers; where inference cannot follow a
+    dynamic-size graph (a Reshape to a computed shape), ``unk`` stays on tensors of different sizes,
+    and ONNX Runtime, which takes one symbol for one size, reuses buffers of the wrong size. Tensors
+    the source has get its shapes; new ones (casts) their input's; symbols the source never used
+    become unknown dimensions; declarations of tensors no node writes any more go. Returns how many
+    declarations changed.
+    """
+    graph = model.graph
+    declared = {v.name: v for v in (*source.graph.input, *source.graph.value_info, *source.graph.output)
+                if v.type.HasField("tensor_type")}
+    symbols = _symbols(declared.values())
+    produced = {name for node in graph.node for name in node.output}
+    changed = 0
+    kept = [v for v in graph.value_info if v.name in produced]
+    changed += len(graph.value_info) - len(kept)
+    del graph.value_info[:]
+    graph.value_info.extend(kept)
+    values = {v.name: v for v in (*graph.input, *graph.value_info, *graph.output) if v.type.HasField("tensor_type")}
+    for node in graph.node:  # topological: a cast's input is settled before its output
+        for name in node.output:
+            value = values.get(name)
+            if value is None:
+                continue
+            before = value.type.tensor_type.shape.SerializeToString()
+            shape = value.type.tensor_type.shape
+            if name in declared and declared[name].type.tensor_type.HasField("shape"):
+                shape.CopyFrom(declared[name].type.tensor_type.shape)
+            elif node.op_type == "Cast" and node.input[0] in values and \
+                    values[node.input[0]].type.tensor_type.HasField("shape"):
+                shape.CopyFrom(values[node.input[0]].type.tensor_type.shape)
+            else:
+                for dim in shape.dim:
+                    if dim.dim_param and dim.dim_param not in symbols:
+                        dim.Clear()  # unknown: ONNX Runtime plans it on its own
+            changed += shape.SerializeToString() != before
+    return changed
+
+
 def save_model(model: onnx.ModelProto, path) -> None:
     """Save a graph, with its weights in ``<name>.data`` beside it when it exceeds protobuf's limit."""
     from pathlib import Path

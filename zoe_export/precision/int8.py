@@ -224,6 +224,9 @@ def calibrate(model: onnx.ModelProto, tensors: list[str], feeds: Iterable[dict[s
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # every tensor as in the graph
     options.enable_cpu_mem_arena = False
+    # ONNX Runtime's default order runs every node whose inputs are ready first: each block's gathered
+    # position bias (1 GB at 768x1344) would be made at the start and held (24 GB, OOM); this order follows the graph
+    options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
     with tempfile.TemporaryDirectory(prefix="zoe-calibration-") as tmp:
         path = Path(tmp) / "augmented.onnx"
         _save_with_outputs(model, tensors, path)

@@ -26,7 +26,7 @@ import onnx
 
 from ..errors import ZoeExportError, option
 from .fp16 import PrecisionPlan
-from .graph import FLOAT, FLOAT16, tensor_types
+from .graph import FLOAT, FLOAT16, restore_shapes, tensor_types
 from .int8 import QUANTIZED_OPS, Int8Selection, fold_weight_quantization
 
 INSTALL = ("pip install 'zoe-export[modelopt]' (nvidia-modelopt without its [onnx] extra, plus onnx-graphsurgeon, "
@@ -98,21 +98,30 @@ def _exact(names: Iterable[str]) -> list[str]:
     return [f"^{re.escape(name)}$" for name in names]
 
 
-def autocast_fp16(source: Path, plan: PrecisionPlan) -> onnx.ModelProto:
+def autocast_fp16(source: Path, plan: PrecisionPlan, fp32: onnx.ModelProto | None = None) -> onnx.ModelProto:
     """AutoCast to FP16 with our FP32 islands as its exclusions; FP32 inputs and outputs.
 
     AutoCast's own magnitude check (``data_max``) runs the model with every intermediate tensor as
     an output -- more than 20 GB for BEiT-L at 384x512 -- so it is off: overflow is what our FP16
-    emulation measures, on real inputs. Its weight check (``init_max``) stays.
+    emulation measures, on real inputs. Its weight check (``init_max``) stays. The shapes it
+    re-infers are declared again as in ``fp32`` (the graph at ``source``, read again when not given;
+    see :func:`~.graph.restore_shapes`): a dynamic-size graph would not run otherwise.
     """
     import numpy as np
 
     autocast = _import("modelopt.onnx.autocast")
     with _quiet():
-        return autocast.convert_to_mixed_precision(
+        model = autocast.convert_to_mixed_precision(
             str(source), low_precision_type="fp16", nodes_to_exclude=_exact(plan.fp32_nodes), keep_io_types=True,
             data_max=np.inf,
         )
+    restore_shapes(model, _graph(source, fp32))
+    return model
+
+
+def _graph(source: Path, fp32: onnx.ModelProto | None) -> onnx.ModelProto:
+    """The source graph's declarations (without its weights when it has to be read)."""
+    return fp32 if fp32 is not None else onnx.load(str(source), load_external_data=False)
 
 
 def plan_of(converted: onnx.ModelProto, planned: PrecisionPlan) -> PrecisionPlan:
@@ -139,19 +148,29 @@ def write_calibration_cache(ranges: dict[str, tuple[float, float]], path: Path) 
 
 
 def modelopt_qdq(source: Path, selection: Int8Selection, ranges: dict[str, tuple[float, float]],
-                 method: str) -> onnx.ModelProto:
-    """ModelOpt's INT8 Q/DQ of the selected nodes (FP32 elsewhere), with our activation scales."""
+                 method: str, fp32: onnx.ModelProto | None = None,
+                 input_shape: tuple[str, tuple[int, ...]] | None = None) -> onnx.ModelProto:
+    """ModelOpt's INT8 Q/DQ of the selected nodes (FP32 elsewhere), with our activation scales.
+
+    ``fp32``: the graph at ``source`` (read again when not given), whose shape declarations the
+    result gets back (see :func:`~.graph.restore_shapes`). ``input_shape``: (input name, shape) of
+    the one forward ModelOpt runs on random data to size the attention it may leave alone; ModelOpt
+    makes a free dimension 1 there, too small for the model, so a dynamic graph needs it (the
+    calibration size); None: the graph's own, fixed, shape.
+    """
     quantization = _import("modelopt.onnx.quantization")
+    shapes = None if input_shape is None else f"{input_shape[0]}:{'x'.join(map(str, input_shape[1]))}"
     with tempfile.TemporaryDirectory(prefix="zoe-modelopt-") as tmp:
         cache, output = Path(tmp) / "calibration.cache", Path(tmp) / "qdq.onnx"
         write_calibration_cache(ranges, cache)
         with _quiet():
             quantization.quantize(
                 str(source), quantize_mode="int8", calibration_method=method, calibration_cache_path=str(cache),
-                calibration_eps=["cpu"], op_types_to_quantize=list(QUANTIZED_OPS),
+                calibration_eps=["cpu"], calibration_shapes=shapes, op_types_to_quantize=list(QUANTIZED_OPS),
                 nodes_to_quantize=_exact(selection.quantize), high_precision_dtype="fp32",
                 output_path=str(output), log_level="ERROR",
             )
         model = onnx.load(str(output))
     fold_weight_quantization(model)
+    restore_shapes(model, _graph(source, fp32))
     return model

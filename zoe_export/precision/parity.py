@@ -17,6 +17,7 @@ from ..card import ModelCard
 from ..compare.metrics import compare_outputs
 from ..compare.tolerance import Tolerance
 from ..registry import get_backend, get_precision
+from ..sizes import format_size
 from .graph import save_model
 
 
@@ -40,6 +41,11 @@ class Workbench:
     def batch(self) -> int | None:
         return self.card.batch
 
+    @property
+    def sizes(self) -> dict[str, str]:
+        """Feed name -> the model size it runs at (``HxW``)."""
+        return feed_sizes(self.card, self.feeds)
+
     def run(self, model: onnx.ModelProto, cases: list[str], graph_optimization: str) -> dict[str, dict[str, np.ndarray]]:
         path = self.tmp / "candidate.onnx"
         save_model(model, path)
@@ -54,18 +60,42 @@ def onnxruntime_runner(path: Path, graph_optimization: str = "disabled"):
     return get_backend("onnxruntime").open(path, graph_optimization=graph_optimization)
 
 
-def structured_feeds(card: ModelCard) -> dict[str, dict[str, np.ndarray]]:
+def structured_feeds(card: ModelCard, range_ends: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """The structured inputs at the card's size; a dynamic-size graph's also at its range's ends (``range_ends``).
+
+    At the ends, the structured scene only, named ``<HxW> <case>``: those are where a dynamic graph
+    differs most from its default size (the fewest tokens, and the most: the largest sums and the
+    longest softmax rows), and the largest end is the slow part of measuring."""
     from ..export.inputs import verification_inputs
 
     cases = verification_inputs(card.height, card.width, card.input_format, card.batch)
-    return {case: {card.input_name: array} for case, array in cases.items()}
+    feeds = {case: {card.input_name: array} for case, array in cases.items()}
+    if card.size_range is not None and range_ends:
+        for size in dict.fromkeys((tuple(card.size_range.min), tuple(card.size_range.max))):
+            if size != card.size:
+                case, array = next(iter(verification_inputs(*size, card.input_format, card.batch).items()))
+                feeds[f"{format_size(size)} {case}"] = {card.input_name: array}
+    return feeds
 
 
 def heldout_feeds(calib, batch: int | None) -> dict[str, dict[str, np.ndarray]]:
-    sources = calib.manifest["sources"]
-    if batch is None or batch == 1:
-        return {f"heldout:{sources[i]['source']}": {calib.input_name: calib.sample(i)[None]} for i in calib.indices}
-    return {f"heldout:{n}": feed for n, feed in enumerate(calib.batches(batch))}
+    """The held-out samples, ``heldout:<source>`` (``heldout:<HxW>:<source>`` when a mix holds several sizes)."""
+    feeds = {}
+    for part in calib.sets:
+        prefix = f"heldout:{format_size(part.size)}:" if len(calib.sets) > 1 else "heldout:"
+        if batch is None or batch == 1:
+            sources = part.manifest["sources"]
+            feeds.update({f"{prefix}{sources[i]['source']}": {part.input_name: part.sample(i)[None]}
+                          for i in part.indices})
+        else:
+            feeds.update({f"{prefix}{n}": feed for n, feed in enumerate(part.batches(batch))})
+    return feeds
+
+
+def feed_sizes(card: ModelCard, feeds: dict[str, dict[str, np.ndarray]]) -> dict[str, str]:
+    """Input name -> the model size (``HxW``) it runs at."""
+    axes = slice(1, 3) if card.input_format == "uint8-nhwc" else slice(2, 4)
+    return {case: format_size(np.shape(feed[card.input_name])[axes]) for case, feed in feeds.items()}
 
 
 def compute_references(bench: Workbench, reference) -> str:
@@ -82,6 +112,11 @@ def compute_references(bench: Workbench, reference) -> str:
     with reference:
         bench.references = {case: reference.infer(feed) for case, feed in bench.feeds.items()}
     return f"{reference.name} (FP32)"
+
+
+def _pixels(size: str) -> tuple[int, int]:
+    height, width = (int(v) for v in size.split("x"))
+    return height * width, height
 
 
 def overall(cases: list[dict]) -> dict:
@@ -107,8 +142,10 @@ def parity(bench: Workbench, outputs: dict[str, dict[str, np.ndarray]], toleranc
         cases[case] = {r.name: r.metrics for r in results}
         failures += [f"{case}: {f}" for r in results for f in r.failures]
     heldout = [cases[c] for c in bench.heldout if c in cases]
+    sizes = bench.sizes
     report = {
         "backend": backend,
+        "sizes": sorted({sizes[c] for c in cases}, key=_pixels),  # the model sizes measured at
         "cases": cases,
         "overall": overall(list(cases.values())),
         "heldout": overall(heldout) if heldout else None,

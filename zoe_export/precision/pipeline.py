@@ -46,12 +46,14 @@ def export_and_convert(model, output: str | Path | None = None, export_options=N
     precision.validate()
     preflight(output, export_options)  # fail before the slow part
     if precision.calib is not None:
-        from ..calib import CalibrationSet
+        from ..calib import open_calibration
 
         height, width = model.image_size
-        CalibrationSet(precision.calib).check_matches(
+        size_range = getattr(model, "size_range", None)
+        at = f" at {height}x{width}" if size_range is None else ""  # a range is named by the check
+        open_calibration(precision.calib).check_matches(
             height, width, export_options.input_format,
-            f"{model.provenance['variant']} at {height}x{width} ({export_options.input_format})")
+            f"{model.provenance['variant']}{at} ({export_options.input_format})", size_range)
     fp32_name = default_output(model, export_options).name
     output = Path(output) if output is not None else default_precision_output(fp32_name, precision.precision)
     with tempfile.TemporaryDirectory(prefix="zoe-fp32-") as tmp:
@@ -60,8 +62,10 @@ def export_and_convert(model, output: str | Path | None = None, export_options=N
         log.info("the FP32 export is the converter's source, in a temporary folder (not kept)")
         wrapper = ExportWrapper(model, export_options.input_format).eval()
         torch = get_backend("torch")
+        card = fp32_export["card"]  # a dynamic-size model runs each parity input at its own size
+        spec = card.input_spec() if card.dynamic_size else wrapper.input_spec(export_options.batch)
         with stage("PyTorch reference outputs for the precision parity"), \
-                torch.open(wrapper, input_specs=[wrapper.input_spec(export_options.batch)]) as runner:
+                torch.open(wrapper, input_specs=[spec]) as runner:
             references = {case: runner.infer(feed) for case, feed in parity_inputs(fp32, precision).items()}
         del model, wrapper, runner  # the converter needs the memory
         release_memory()
@@ -88,8 +92,10 @@ def pytorch_reference(card: ModelCard, checkpoint: str | Path | None = None):
     weights = _weights_at_hand(card, checkpoint)
     if weights is None:
         return None
-    options = {"height": card.height, "width": card.width, "max_depth": card.max_depth,
-               "domain": card.domain or "auto", "input_format": card.input_format, **weights}
+    size = {"height": card.height, "width": card.width} if card.size_range is None else \
+        {"dynamic_size": card.size_range}  # a dynamic-size graph: parity runs at sizes across its range
+    options = {**size, "max_depth": card.max_depth, "domain": card.domain or "auto",
+               "input_format": card.input_format, **weights}
     with stage(f"building the PyTorch reference ({card.variant}, {_describe(weights)})"):
         return get_backend("torch").open(card.variant, **options)
 

@@ -27,14 +27,21 @@ class OnnxrtRunner(Runner):
     ``graph_optimization`` is ONNX Runtime's level ("all" as users run it, "disabled" to run the
     graph exactly as written, which FP16 emulation needs). The memory arena is off by default:
     verification runs a few large calls, where the arena only raises the peak.
+
+    ``card``: the graph's model card; by default read from the session's metadata when it activates (no
+    second read of the file). With it, a dynamic-size graph's feeds are checked against the card's size
+    range, and a frame graph's frames against its frame size and range, before ``session.run``; a graph
+    without a card is checked against its input specs only.
     """
 
     name = "onnxruntime"
 
     def __init__(self, path: str | Path, providers: list[str] | None = None, graph_optimization: str = "all",
-                 threads: int | None = None, memory_arena: bool = False, profile_prefix: str | None = None):
+                 threads: int | None = None, memory_arena: bool = False, profile_prefix: str | None = None,
+                 card=None):
         super().__init__()
         self.path = Path(path)
+        self.card, self._card_given = card, card is not None
         self.providers = providers or ["CPUExecutionProvider"]
         self.graph_optimization, self.threads, self.memory_arena = graph_optimization, threads, memory_arena
         self.profile_prefix = profile_prefix  # ONNX Runtime's per-op profile, written when deactivated
@@ -51,6 +58,9 @@ class OnnxrtRunner(Runner):
             "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         }[self.graph_optimization]
         options.enable_cpu_mem_arena = self.memory_arena
+        # ONNX Runtime's default order runs every node whose inputs are ready first: each block's gathered
+        # position bias (1 GB at 768x1344) would be made at the start and held (24 GB, OOM); this order follows the graph
+        options.execution_order = ort.ExecutionOrder.PRIORITY_BASED
         if self.threads:
             options.intra_op_num_threads = self.threads
         if self.profile_prefix:
@@ -60,6 +70,17 @@ class OnnxrtRunner(Runner):
             self.session = ort.InferenceSession(str(self.path), options, providers=self.providers)
         except Exception as exc:  # ORT raises its own exception types for unreadable models
             raise ZoeExportError(f"ONNX Runtime cannot load {self.path}: {exc}") from exc
+        if not self._card_given:
+            self.card = self._session_card()
+
+    def _session_card(self):
+        """The card in the graph's metadata_props, as ONNX Runtime read them; None for a graph without one."""
+        from ..card import ModelCard
+
+        try:
+            return ModelCard.from_metadata(self.session.get_modelmeta().custom_metadata_map, str(self.path))
+        except ZoeExportError:
+            return None
 
     def input_specs(self) -> list[TensorSpec]:
         return [
@@ -76,3 +97,5 @@ class OnnxrtRunner(Runner):
         if self.profile_prefix and self.session is not None:
             self.profile_file = self.session.end_profiling()
         self.session = None
+        if not self._card_given:
+            self.card = None

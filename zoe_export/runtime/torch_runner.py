@@ -13,13 +13,16 @@ class TorchRunner(Runner):
 
     ``input_specs`` describe what the module takes; ``output_names`` name tuple outputs.
     ``amp``: CUDA autocast to FP16. ``compile``: ``torch.compile`` the module when activated.
+    ``card``: what the module is, where known (a variant opened by :func:`open_torch` brings one): a
+    dynamic-size model's inputs are then checked against its size range before it runs.
     """
 
     name = "torch"
 
     def __init__(self, module, input_specs: list[TensorSpec], output_names: list[str] | None = None, device: str = "cpu",
-                 amp: bool = False, compile: bool = False):
+                 amp: bool = False, compile: bool = False, card=None):
         super().__init__()
+        self.card = card
         if amp and device != "cuda":
             raise ZoeExportError("amp (autocast FP16) needs device 'cuda': on the CPU it is not what TensorRT runs.")
         self.module, self._input_specs, self.output_names, self.device = module, input_specs, output_names, device
@@ -68,15 +71,31 @@ def open_torch(source, *, input_specs: list[TensorSpec] | None = None, output_na
     if device == "cuda" and not torch.cuda.is_available():
         raise ZoeExportError(f"{option('--device', 'device=')} cuda: this torch build sees no CUDA GPU. Install a "
                              f"CUDA build of torch, or use device cpu.")
+    card = None
     if isinstance(source, str):
         from ..export import ExportWrapper
         from ..models import load_model
 
         source = ExportWrapper(load_model(source, **model_options), input_format)
-        input_specs = [source.input_spec(None)]
+        card = _variant_card(source.model, input_format)
+        input_specs = [TensorSpec(source.input_name, np.dtype(np.uint8 if input_format == "uint8-nhwc" else np.float32),
+                                  card.input_shape)]
     elif model_options:
         raise ZoeExportError(f"model options ({', '.join(model_options)}) apply to a variant name, not a module.")
     if input_specs is None:
         raise ZoeExportError("a module needs input_specs=[TensorSpec(...)] to run as a runner.")
     return TorchRunner(source, input_specs, output_names or getattr(source, "output_names", None), device=device,
-                       amp=amp, compile=compile)
+                       amp=amp, compile=compile, card=card)
+
+
+def _variant_card(model, input_format: str):
+    """What a runner of ``model`` (from ``load_model``) takes: its size (or size range), format, any batch."""
+    from ..card import ModelCard, Weights
+
+    p, v = model.provenance, model.variant
+    weights = Weights(p["weights"], p.get("sha256") or None, p["seed"] if p["weights"] == "random" else None)
+    return ModelCard(variant=v.name, head=v.head_type, height=p["height"], width=p["width"], input_format=input_format,
+                     size_range=getattr(model, "size_range", None), batch=None, fit=p.get("fit", v.preprocessing.fit),
+                     depth_range=tuple(v.depth_range), max_depth=p.get("max_depth"), domain=p.get("domain") or None,
+                     outputs=("metric_depth", "domain_logits") if v.head_type == "NK" else ("metric_depth",),
+                     weights=weights)

@@ -7,7 +7,10 @@
 
 ``infer`` copies through page-locked host buffers; ``run`` binds the callers' device pointers
 directly (anything with ``__cuda_array_interface__`` or ``__dlpack__``). Device buffers are kept
-and reused across calls and grow when shapes grow. With ``cuda_graph=True`` the enqueue is
+and reused across calls and grow when shapes grow. An engine with free dimensions (a dynamic batch,
+a dynamic height and width: ``zoe-export trt --batch-profile/--size-profile``) takes each call's
+shapes from its inputs, checked against the engine's profile before anything runs on the GPU; the
+outputs are sized from the shapes TensorRT resolves for them. With ``cuda_graph=True`` the enqueue is
 captured into a CUDA graph and replayed while shapes and addresses stay the same.
 
 TensorRT and cuda-python are imported when the runner activates, never at import time.
@@ -25,6 +28,7 @@ import numpy as np
 
 from .._files import existing_file
 from ..errors import ZoeExportError
+from ..sizes import Size, SizeProfile, format_size
 from ..trt import cuda
 from ..trt.api import import_tensorrt, tensorrt_factory
 from ..tensors import TensorSpec
@@ -73,6 +77,15 @@ class _Tensor:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def size_axes(self) -> tuple[int, int] | None:
+        """The height and width axes of an image input whose size is free (NCHW: 2, 3; NHWC: 1, 2), else None."""
+        shape = self.spec.shape
+        if not self.is_input or len(shape) != 4:
+            return None
+        axes = (2, 3) if shape[1] in (1, 3) else (1, 2) if shape[3] in (1, 3) else None
+        return axes if axes and all(shape[a] is None for a in axes) else None
 
     @property
     def dtype(self) -> np.dtype:
@@ -213,7 +226,7 @@ class TrtRunner(Runner):
         self._inflight = None
         stream = self._stream
         shapes = {name: tuple(int(d) for d in array.shape) for name, array in feed_dict.items()}
-        out_shapes = self._set_shapes(shapes)
+        out_shapes = self._set_shapes(shapes)  # checked against the profile before anything is copied or runs
         for name, array in feed_dict.items():
             staged = self._host_buffer(name, array.nbytes).array(array.shape, array.dtype)
             np.copyto(staged, array)
@@ -255,10 +268,11 @@ class TrtRunner(Runner):
         cuda.set_device(self.device)
         self._inflight = None
         views = self._input_views(inputs, handle)
+        shapes = {name: view.shape for name, view in views.items()}
+        self._check_shapes(shapes)  # before the stream waits for anything
         for view in views.values():
             if view.stream is not None:
                 cuda.wait_stream(handle, view.stream)  # __cuda_array_interface__ v3: order after the producer
-        shapes = {name: view.shape for name, view in views.items()}
         out_views = self._output_views(outputs or {}, self._set_shapes(shapes), handle)
         self._execute(shapes, {name: v.ptr for name, v in {**views, **out_views}.items()}, handle)
         if stream is None:
@@ -309,13 +323,21 @@ class TrtRunner(Runner):
                                  f"{view.device_id}.")
 
     # -- shapes, addresses, execution ------------------------------------------------------------
+    def _check_shapes(self, shapes: dict[str, tuple[int, ...]]) -> None:
+        """Raise unless every dynamic input's shape lies within the engine's profile (one error, naming the fix)."""
+        for name, shape in shapes.items():
+            tensor = self._tensors[name]
+            if tensor.spec.dynamic and self._shapes.get(name) != shape:
+                _check_profile(tensor, shape)
+
     def _set_shapes(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
-        """Set the dynamic input shapes (checked against the profile); return every output's shape."""
+        """Set the dynamic input shapes (checked against the profile); return every output's shape, as the context
+        resolves it for these inputs (a frame engine's depth has the frame's height and width)."""
+        self._check_shapes(shapes)
         for name, shape in shapes.items():
             tensor = self._tensors[name]
             if not tensor.spec.dynamic or self._shapes.get(name) == shape:
                 continue
-            _check_profile(tensor, shape)
             self._shapes.pop(name, None)
             if not self._context.set_input_shape(name, shape):
                 raise ZoeExportError(f"TensorRT refused shape {list(shape)} for input {name!r}{self._trt_said()}; "
@@ -413,8 +435,9 @@ def _check_profile(tensor: _Tensor, shape: tuple[int, ...]) -> None:
     low, opt, high = tensor.profile
     if len(shape) != len(low):
         raise ZoeExportError(f"input {tensor.name!r} must have {len(low)} dimensions, got {list(shape)}.")
+    size_axes = tensor.size_axes or ()
     for axis, (d, lo, hi) in enumerate(zip(shape, low, high)):
-        if lo <= d <= hi:
+        if lo <= d <= hi or axis in size_axes:
             continue
         if axis == 0:
             fix = (f"send at most {hi} images per call, or rebuild the engine with zoe-export trt --batch-profile "
@@ -425,6 +448,25 @@ def _check_profile(tensor: _Tensor, shape: tuple[int, ...]) -> None:
                                  f"(batch {lo} to {hi}): {fix}.")
         raise ZoeExportError(f"input {tensor.name!r} dimension {axis} is {d}, outside the engine's profile "
                              f"({lo} to {hi}): resize the input, or rebuild the engine for that size.")
+    if size_axes:
+        _check_size(tensor, shape, size_axes)
+
+
+def _check_size(tensor: _Tensor, shape: tuple[int, ...], axes: tuple[int, int]) -> None:
+    """An input's height and width against the engine's size profile, with the profile that would take it."""
+    size, sizes = _hw(shape, axes), SizeProfile(*(_hw(s, axes) for s in tensor.profile))
+    if sizes.contains(size):
+        return
+    wider = SizeProfile(tuple(map(min, sizes.min, size)), sizes.opt, tuple(map(max, sizes.max, size)))
+    raise ZoeExportError(
+        f"input {tensor.name!r} is {format_size(size)} (height x width), outside the engine's size profile "
+        f"{sizes.text} (MIN:OPT:MAX): resize it to a size from {format_size(sizes.min)} to {format_size(sizes.max)}, "
+        f"or rebuild the engine for it: zoe-export trt --size-profile MIN:OPT:MAX (e.g. {wider.text}; the graph "
+        "decides which sizes it takes).")
+
+
+def _hw(shape: tuple[int, ...], axes: tuple[int, int]) -> Size:
+    return int(shape[axes[0]]), int(shape[axes[1]])
 
 
 def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:

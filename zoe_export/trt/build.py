@@ -22,6 +22,7 @@ from ..card import Calibration
 from .._files import atomic_output, check_writable, folders_removed_on_failure
 from .._log import log, stage
 from ..errors import ZoeExportError, option
+from ..sizes import SizeProfile
 from .cache import EngineCache, copy_engine, matching_engine
 from .environment import TrtEnvironment, probe_environment
 from .graph import GraphInfo
@@ -30,7 +31,9 @@ from .plan import (
     BuildOptions,
     BuildPlan,
     check_legacy_supported,
+    input_profiles,
     loader_chain,
+    log_default_size_profile,
     plan_build,
     target_precision,
 )
@@ -49,11 +52,17 @@ class EngineRequest:
     key: str
 
 
-def default_engine_output(onnx: str | Path, precision: str) -> Path:
-    """``engines/<onnx stem>[_<precision>].engine`` (no suffix repeated, none for fp32)."""
+def default_engine_output(onnx: str | Path, precision: str, size_profile: SizeProfile | None = None) -> Path:
+    """``engines/<onnx stem>[_<precision>][_<size profile>].engine`` (no suffix repeated, none for fp32).
+
+    A size profile the user gave is in the name as typed, colons as dashes
+    (``zoed_m12_n_dyn_fp16_320x320-384x672-768x1344.engine``), so that engines of one graph with other
+    profiles do not replace each other; the default profile adds nothing."""
     stem = Path(onnx).stem
     if precision != "fp32" and not stem.endswith(f"_{precision}"):
         stem += f"_{precision}"
+    if size_profile is not None:
+        stem += "_" + size_profile.text.replace(":", "-")
     return Path("engines") / f"{stem}.engine"
 
 
@@ -70,9 +79,11 @@ def prepare_build(onnx: str | Path | GraphInfo, options: BuildOptions, env: TrtE
     options.validate()
     source = onnx if isinstance(onnx, GraphInfo) else GraphInfo.read(onnx)
     precision, convert = target_precision(source, options)
+    input_profiles(source, options.batch_profile, options.size_profile)  # the graph's shapes: before the machine
     env.require()
     check_legacy_supported(options, env.tensorrt)
-    output = Path(options.output) if options.output else default_engine_output(source.path, precision)
+    output = Path(options.output) if options.output else default_engine_output(source.path, precision,
+                                                                                  options.size_profile)
     flag = option("--output", "output=")
     if output.suffix not in (".engine", ".plan"):
         raise ZoeExportError(f"{flag} {output}: name the engine file NAME.engine (or .plan).")
@@ -80,6 +91,8 @@ def prepare_build(onnx: str | Path | GraphInfo, options: BuildOptions, env: TrtE
     if options.timing_cache is None:
         options = replace(options, timing_cache=default_timing_cache(output, env))
     plan = plan_build(source, options, precision, env.tensorrt, output)
+    if options.size_profile is None:
+        log_default_size_profile(source, plan)
     fingerprint = {"plan": plan.fingerprint(), "conversion": precision_fingerprint if convert else None}
     return EngineRequest(source, precision, convert, plan, output, cache_key(source.sha256, fingerprint, env))
 
@@ -215,9 +228,8 @@ def _manifest(request: EngineRequest, plan: BuildPlan, env: TrtEnvironment, buil
               seconds: float) -> dict:
     """The engine's manifest; ``built`` is the graph TensorRT parsed (the source, or its conversion)."""
     profiles = {p.input: {"min": list(p.min), "opt": list(p.opt), "max": list(p.max)} for p in plan.profiles}
-    profile = plan.profiles[0] if plan.profiles else None
     card = built.card.with_changes(
-        batch_profile=(profile.min[0], profile.opt[0], profile.max[0]) if profile else None,
+        batch_profile=plan.batch_profile, size_profile=plan.size_profile,
         calibration=built.card.calibration or (
             Calibration(plan.calibration.set_id, "entropy (TensorRT calibrator)") if plan.calibration else None),
         versions={**built.card.versions, "tensorrt": env.tensorrt_version})
@@ -251,8 +263,10 @@ def _manifest(request: EngineRequest, plan: BuildPlan, env: TrtEnvironment, buil
     return json.loads(json.dumps(manifest, default=str))  # as it reads back from the file
 
 
-def engine_from_onnx(onnx: str | Path, folder: str | Path, batch_profile: tuple[int, int, int] | None = None) -> Path:
+def engine_from_onnx(onnx: str | Path, folder: str | Path, batch_profile: tuple[int, int, int] | None = None,
+                     size_profile: SizeProfile | str | None = None) -> Path:
     """The TensorRT backend's file for an ONNX export (the backend registry's ``from_onnx``): an engine in ``folder``."""
     folder = Path(folder)
-    options = BuildOptions(output=folder / (Path(onnx).stem + ".engine"), batch_profile=batch_profile)
+    options = BuildOptions(output=folder / (Path(onnx).stem + ".engine"), batch_profile=batch_profile,
+                           size_profile=size_profile)
     return Path(build_engine(onnx, options, cache=EngineCache(folder / "cache"))["path"])

@@ -1,9 +1,11 @@
 """The manifest beside every engine, the cache key made from it, and the compatibility check.
 
 ``NAME.engine.json`` records what the engine is (its model card: the model, precision, islands,
-calibration set and batch profile; inputs and outputs with their profiles; the ONNX file's
-sha256) and what built it (TensorRT version, GPU and compute capability, build options, time).
-Manifests of version 1 (before the card) still load: their card is read from the sections they had. :func:`check_compatible` compares it with the running TensorRT and GPU before
+calibration set, batch profile and, for dynamic-size and frame graphs, the size profile over the
+input's height and width; inputs and outputs with their profiles, ``"N"`` for a free dimension; the
+ONNX file's sha256) and what built it (TensorRT version, GPU and compute capability, build options,
+time). Manifests of version 1 (before the card) still load: their card is read from the sections
+they had. :func:`check_compatible` compares it with the running TensorRT and GPU before
 an engine is deserialised: TensorRT only loads engines of its own version, built for the same
 compute capability, and says so far less clearly than we can.
 """

@@ -14,6 +14,12 @@ Two modes:
 * **legacy precision** (``--legacy-precision``, TensorRT 10 only): the FP32 graph with the builder's
   FP16/INT8 flags, the FP32 islands pinned by precision constraints ("obey"), INT8 ranges from an
   entropy calibrator fed by the calibration set, with a calibration cache file.
+
+Profiles: a graph with free input dimensions gets one optimisation profile over them (see
+:func:`input_profiles`): the batch (``--batch-profile``) for graphs exported with a dynamic batch,
+and the input's height and width (``--size-profile``) for dynamic-size graphs (``zoe-export onnx
+--dynamic-size``: model sizes within the card's range, multiples of 32) and frame graphs
+(``zoe-export onnx --io frame``: raw frames of any size).
 """
 from __future__ import annotations
 
@@ -23,8 +29,10 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from .._log import log
 from ..errors import ZoeExportError, option
 from ..registry import get_precision, list_precisions
+from ..sizes import MULTIPLE, Size, SizeProfile, SizeRange, format_size
 from .api import import_tensorrt, requires_tensorrt
 from .graph import GraphInfo
 
@@ -32,6 +40,10 @@ if TYPE_CHECKING:  # the types the contract tests check our calls against
     import tensorrt as trt
 
 DEFAULT_BATCH_PROFILE = (1, 2, 8)  # opt 2: predict() runs an image and its mirror image as one batch
+#: a frame graph's default profile over the frame's height and width: from 240x240 (QVGA's short side, either
+#: orientation), tuned at 720p landscape (the commonest camera), up to 1080p landscape and portrait. A frame graph
+#: resizes frames to the model size inside, so the frame size costs little; the engine reserves memory for MAX.
+DEFAULT_FRAME_PROFILE = SizeProfile((240, 240), (720, 1280), (1920, 1920))
 
 
 @dataclass(frozen=True)
@@ -43,8 +55,13 @@ class BuildOptions:
     legacy_precision: bool = False
     workspace_gb: float | None = None  # None: TensorRT's default (the GPU's memory)
     batch_profile: tuple[int, int, int] | None = None  # min, opt, max for a dynamic batch
+    size_profile: SizeProfile | str | None = None  # MIN:OPT:MAX over the input's height and width (dynamic sizes)
     timing_cache: str | Path | None = None
     output: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size_profile, str):  # "320x320:384x672:768x1344", as on the command line
+            object.__setattr__(self, "size_profile", SizeProfile.parse(self.size_profile, _size_flag()))
 
     def validate(self) -> None:
         converted = list_precisions(converted=True)
@@ -62,6 +79,16 @@ class BuildOptions:
             if not 1 <= low <= opt <= high:
                 raise ZoeExportError(f"{option('--batch-profile', 'batch_profile=')} {low}:{opt}:{high}: need "
                                      "1 <= MIN <= OPT <= MAX, e.g. 1:2:8.")
+        if self.size_profile is not None:
+            if not isinstance(self.size_profile, SizeProfile):
+                raise ZoeExportError(f"{_size_flag()} {self.size_profile!r}: give "
+                                     "'MIN_HxMIN_W:OPT_HxOPT_W:MAX_HxMAX_W' (e.g. '320x320:384x672:768x1344') or a "
+                                     "SizeProfile.")
+            SizeProfile.parse(self.size_profile.text, _size_flag())  # positive, each size at most the next
+
+
+def _size_flag() -> str:
+    return option("--size-profile", "size_profile=")
 
 
 @dataclass(frozen=True)
@@ -95,11 +122,14 @@ class BuildPlan:
     workspace_bytes: int | None = None
     timing_cache: Path | None = None
     calibration: Calibration | None = None
+    batch_profile: tuple[int, int, int] | None = None  # the profiles' batch, for a dynamic batch (the card's)
+    size_profile: SizeProfile | None = None  # the profiles' height and width, for a dynamic size (the card's)
 
     def fingerprint(self) -> dict:
-        """What decides the engine's content (paths and the timing cache do not)."""
+        """What decides the engine's content (paths and the timing cache do not; the batch and size profiles are
+        in ``profiles`` already, and left out so that engines of fixed-size graphs keep their cache keys)."""
         data = asdict(self)
-        for key in ("onnx", "timing_cache"):
+        for key in ("onnx", "timing_cache", "batch_profile", "size_profile"):
             data.pop(key)
         data["layer_pins"] = _pin_summary(self.layer_pins)
         if self.calibration is not None:
@@ -118,6 +148,8 @@ class BuildPlan:
             lines.append("pinned " + ", ".join(f"{n} nodes to {p}" for p, n in _pin_summary(self.layer_pins).items()))
         for p in self.profiles:
             lines.append(f"profile {p.input}: min {list(p.min)} opt {list(p.opt)} max {list(p.max)}")
+        if self.size_profile is not None:
+            lines.append(f"size profile {self.size_profile.text} (MIN:OPT:MAX height x width)")
         if self.workspace_bytes:
             lines.append(f"workspace {self.workspace_bytes / 2**30:g} GB")
         if self.calibration:
@@ -181,41 +213,165 @@ def plan_build(graph: GraphInfo, options: BuildOptions, precision: str, tensorrt
     options.validate()
     check_legacy_supported(options, tensorrt)
     legacy = options.legacy_precision and precision != "fp32"
+    profiles = input_profiles(graph, options.batch_profile, options.size_profile)
     plan = BuildPlan(
         onnx=graph.path,
         precision=precision,
         mode="legacy-precision" if legacy else "strongly-typed",
         strongly_typed_flag=not legacy and tensorrt.major < 11,
-        profiles=batch_profiles(graph, options.batch_profile),
+        profiles=profiles.profiles,
         workspace_bytes=None if options.workspace_gb is None else int(options.workspace_gb * 2**30),
         timing_cache=Path(options.timing_cache) if options.timing_cache else None,
+        batch_profile=profiles.batch,
+        size_profile=profiles.size,
     )
     if not legacy:
         return plan
+    if precision == "int8":
+        _check_calibration_size(graph, plan.size_profile)
     calibration = _legacy_calibration(graph, options, output) if precision == "int8" else None
     return replace(plan, fp16_flag=True, int8_flag=precision == "int8", precision_constraints="obey",
                    layer_pins=legacy_layer_pins(graph.path, precision), calibration=calibration)
 
 
-def batch_profiles(graph: GraphInfo, batch_profile: tuple[int, int, int] | None) -> tuple[Profile, ...]:
-    """One optimisation profile over the batch for graphs exported with a dynamic batch."""
+@dataclass(frozen=True)
+class InputProfiles:
+    """The optimisation profile(s) of a graph, and the batch and size profiles they range over (None: fixed)."""
+
+    profiles: tuple[Profile, ...] = ()
+    batch: tuple[int, int, int] | None = None
+    size: SizeProfile | None = None
+
+
+def size_axes(graph: GraphInfo) -> tuple[int, int]:
+    """The input's height and width axes: NHWC (1, 2) for frames and uint8-nhwc inputs, else NCHW (2, 3)."""
+    card = graph.card
+    return (1, 2) if card.io == "frame" or card.input_format == "uint8-nhwc" else (2, 3)
+
+
+def input_profiles(graph: GraphInfo, batch_profile: tuple[int, int, int] | None = None,
+                   size_profile: SizeProfile | None = None) -> InputProfiles:
+    """One optimisation profile over each input's free dimensions: the batch (graphs exported with a dynamic batch)
+    and the height and width (dynamic-size and frame graphs), together; none for a graph of fixed shapes.
+
+    Checked here, before TensorRT is touched: a batch or size profile for a graph that has no such freedom, a
+    size profile outside the graph's range. Without ``size_profile`` a dynamic-size graph gets
+    :func:`default_size_profile` (see :func:`log_default_size_profile`)."""
     dynamic = [t for t in graph.inputs if t.dynamic]
-    if not dynamic:
-        if batch_profile is not None:
-            fixed = ", ".join(f"{t.name} {list(t.shape)}" for t in graph.inputs)
-            flag = option("--batch-profile", "batch_profile=")
-            raise ZoeExportError(f"{flag}: {graph.path} has a fixed batch ({fixed}). Export with "
-                                 f"zoe-export onnx --dynamic-batch for a batch profile, or drop {flag}.")
-        return ()
-    low, opt, high = batch_profile or DEFAULT_BATCH_PROFILE
+    batch_free = any(t.shape[:1] == (None,) for t in dynamic)
+    axes = size_axes(graph)
+    size_free = [t for t in dynamic if len(t.shape) == 4 and all(t.shape[a] is None for a in axes)]
+    if batch_profile is not None and not batch_free:
+        fixed = _shapes(graph)
+        flag = option("--batch-profile", "batch_profile=")
+        raise ZoeExportError(f"{flag}: {graph.path} has a fixed batch ({fixed}). Export with "
+                             f"zoe-export onnx --dynamic-batch for a batch profile, or drop {flag}.")
+    if size_profile is not None and not size_free:
+        raise ZoeExportError(
+            f"{_size_flag()} {size_profile.text}: {graph.path} takes one input size ({_shapes(graph)}). Export a "
+            "graph that takes other sizes: zoe-export onnx --dynamic-size MIN_HxMIN_W:MAX_HxMAX_W (model sizes) or "
+            f"--io frame without --frame-size (camera frames of any size); or drop {_size_flag()}.")
+    size = None
+    if size_free:
+        size = _checked_size_profile(graph, size_profile) if size_profile is not None else default_size_profile(graph)
+    batch = (batch_profile or DEFAULT_BATCH_PROFILE) if batch_free else None
     profiles = []
     for tensor in dynamic:
-        if any(d is None for d in tensor.shape[1:]):
-            raise ZoeExportError(f"{graph.path}: input {tensor.name} {list(tensor.shape)} is dynamic beyond the batch; "
-                                 "export with a fixed height and width.")
-        rest = tuple(tensor.shape[1:])
-        profiles.append(Profile(tensor.name, (low, *rest), (opt, *rest), (high, *rest)))
-    return tuple(profiles)
+        free = {0} if batch_free and tensor.shape[0] is None else set()
+        if tensor in size_free:
+            free |= set(axes)
+        beyond = [a for a, d in enumerate(tensor.shape) if d is None and a not in free]
+        if beyond:
+            raise ZoeExportError(
+                f"{graph.path}: input {_shapes(graph, tensor)} is dynamic beyond the batch, height and "
+                "width (or in only one of height and width): export it with zoe-export onnx (--dynamic-batch, "
+                "--dynamic-size or --io frame for free dimensions).")
+        shapes = []
+        for which in range(3):  # min, opt, max
+            shape = list(tensor.shape)
+            if 0 in free:
+                shape[0] = batch[which]
+            if size is not None and axes[0] in free:
+                shape[axes[0]], shape[axes[1]] = (size.min, size.opt, size.max)[which]
+            shapes.append(tuple(shape))
+        profiles.append(Profile(tensor.name, *shapes))
+    return InputProfiles(tuple(profiles), batch, size)
+
+
+def _shapes(graph: GraphInfo, *tensors) -> str:
+    """``image [N, 3, 64, 96]`` for each input (N: a free dimension)."""
+    return ", ".join(f"{t.name} [{', '.join(map(str, t.shape_text()))}]" for t in tensors or graph.inputs)
+
+
+def default_size_profile(graph: GraphInfo) -> SizeProfile:
+    """The profile of a dynamic-size graph built without ``--size-profile``.
+
+    * model sizes (``--dynamic-size``): the card's whole range, tuned (OPT) at the card's native size (the size the
+      variant was trained at and is measured and calibrated at; official keep-aspect sizes lie around it);
+    * frames (``--io frame``): :data:`DEFAULT_FRAME_PROFILE`, 240x240:720x1280:1920x1920.
+    """
+    card = graph.card
+    if card.io == "frame":
+        return DEFAULT_FRAME_PROFILE
+    size_range = _size_range(graph)
+    return SizeProfile(size_range.min, size_range.clamp(card.size), size_range.max)
+
+
+def log_default_size_profile(graph: GraphInfo, plan: BuildPlan) -> None:
+    """Say which size profile a dynamic-size graph gets when none was asked for, and how to ask for another."""
+    if plan.size_profile is None:
+        return
+    takes = "any frame size" if graph.card.io == "frame" else f"model sizes {graph.card.size_range}"
+    log.info("%s takes %s: the engine's size profile is %s (MIN:OPT:MAX height x width, the default; %s sets "
+             "another)", graph.path, takes, plan.size_profile.text, _size_flag())
+
+
+def _size_range(graph: GraphInfo) -> SizeRange:
+    card = graph.card
+    if card.size_range is None:
+        raise ZoeExportError(f"{graph.path} takes any height and width ({_shapes(graph)}) but its model card has no "
+                             "size range (size_range): export it again with zoe-export onnx --dynamic-size "
+                             "MIN_HxMIN_W:MAX_HxMAX_W.")
+    return card.size_range
+
+
+def _checked_size_profile(graph: GraphInfo, profile: SizeProfile) -> SizeProfile:
+    """``profile`` for ``graph``: any positive sizes for frames; model sizes (multiples of 32 in its range) else."""
+    if graph.card.io == "frame":
+        return profile
+    size_range, flag = _size_range(graph), _size_flag()
+    sizes = (profile.min, profile.opt, profile.max)
+    if any(side % MULTIPLE for size in sizes for side in size):
+        rounded = SizeProfile(*(_round_up(s) for s in sizes))
+        raise ZoeExportError(f"{flag} {profile.text}: {graph.path} runs the model at the input's size, so every "
+                             f"size of the profile must be a multiple of {MULTIPLE} (e.g. {flag} {rounded.text}).")
+    outside = [(name, size) for name, size in (("MIN", profile.min), ("MAX", profile.max))
+               if not size_range.contains(size)]
+    if outside:
+        what = " and ".join(f"{name} {format_size(size)}" for name, size in outside)
+        low = tuple(min(a, b) for a, b in zip(size_range.min, profile.min))
+        high = tuple(max(a, b) for a, b in zip(size_range.max, profile.max))
+        raise ZoeExportError(
+            f"{flag} {profile.text}: {what} {'is' if len(outside) == 1 else 'are'} outside the model sizes "
+            f"{graph.path} takes ({size_range.text}, its size range). Keep MIN and MAX within it, or export the graph "
+            f"again with a wider range: zoe-export onnx --dynamic-size {SizeRange(low, high).text}.")
+    return profile
+
+
+def _round_up(size: Size) -> Size:
+    return tuple(-(-side // MULTIPLE) * MULTIPLE for side in size)  # type: ignore[return-value]
+
+
+def _check_calibration_size(graph: GraphInfo, size: SizeProfile | None) -> None:
+    """Legacy INT8 calibrates at the profile's OPT shape: for a dynamic size that must be the calibration set's."""
+    if size is None or graph.card.io == "frame" or size.opt == graph.card.size:
+        return
+    legacy, native = option("--legacy-precision", "legacy_precision=True"), graph.card.size
+    fixed = SizeProfile(tuple(map(min, size.min, native)), native, tuple(map(max, size.max, native)))
+    raise ZoeExportError(
+        f"{legacy} INT8 calibrates at the size profile's OPT size, {format_size(size.opt)}; the calibration set is "
+        f"made at {format_size(native)} (the graph's model size). Give {_size_flag()} {fixed.text}, or use the "
+        "default strongly typed build.")
 
 
 def legacy_layer_pins(onnx_path: Path, precision: str) -> dict[str, str]:

@@ -1,8 +1,14 @@
 // zoe_depth_trt: run a ZoeDepth TensorRT engine (built by `zoe-export trt`) on one image, write the
 // depth as a 16-bit PNG (millimetres by default) and report the latency.
 //
-//   image -> zoe::prepare (reflect pad, resize, [x, mirror(x)]) -> H2D -> enqueueV3 -> D2H
-//         -> zoe::flip_average -> zoe::restore (bicubic, crop) -> 16-bit PNG
+// What it does around the engine follows the engine's model card (ENGINE.json, written by zoe-export trt):
+//   model engine, fixed size:   image -> zoe::prepare (reflect pad, resize, [x, mirror(x)]) -> H2D -> enqueueV3
+//                               -> D2H -> zoe::flip_average -> zoe::restore (bicubic, crop) -> 16-bit PNG
+//   model engine, dynamic size: the same at the official keep-aspect size of the image (zoe::official_model_size),
+//                               set as the input shape
+//   frame engine (io=frame):    the RGB frame as it is (uint8 (1, H, W, 3), the input shape set to the frame's)
+//                               -> H2D -> enqueueV3 -> D2H -> depth (H, W) -> 16-bit PNG; the official infer() is
+//                               inside the engine, so no host pre- or postprocessing at all
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,6 +23,7 @@
 #include "cuda_utils.hpp"
 #include "trt_engine.hpp"
 #include "zoe/image_io.hpp"
+#include "zoe/model_card.hpp"
 #include "zoe/preprocess.hpp"
 
 namespace {
@@ -30,7 +37,10 @@ const char* const kUsage =
     "options:\n"
     "  --no-flip        one pass, without averaging with the mirrored image\n"
     "  --no-pad         no reflection padding before resizing\n"
-    "  --fit MODE       stretch (default) or letterbox\n"
+    "  --fit MODE       stretch (fixed engines' default), letterbox, or minimal (the official keep-aspect size;\n"
+    "                   dynamic-size engines' default). Frame engines do all three inside: only what they do\n"
+    "                   is accepted\n"
+    "  --net-size HxW   the size the keep-aspect rule aims at (default: the card's height x width, ENGINE.json)\n"
     "  --warmup N       untimed runs before timing (default 5)\n"
     "  --runs N         timed runs (default 20)\n"
     "  --scale S        PNG units per metre (default 1000: millimetres)\n"
@@ -46,7 +56,8 @@ struct Options {
     std::string output;
     bool flip = true;
     bool pad = true;
-    zoe::Fit fit = zoe::Fit::Stretch;
+    std::string fit;  // "" (the engine's default), stretch, letterbox or minimal
+    zoe::Size net;    // --net-size; 0x0: the card's
     int warmup = 5;
     int runs = 20;
     double scale = 1000.0;
@@ -71,6 +82,23 @@ double parse_scale(const char* text) {
     return value;
 }
 
+std::string parse_fit_name(const std::string& name) {
+    if (name != "minimal") zoe::parse_fit(name);  // throws for anything but stretch / letterbox
+    return name;
+}
+
+zoe::Size parse_size(const char* text, const char* option) {
+    zoe::Size size;
+    char extra = 0;
+    if (std::sscanf(text, "%dx%d%c", &size.height, &size.width, &extra) != 2 || size.height < 32 ||
+        size.width < 32 || size.height % 32 || size.width % 32) {
+        throw UsageError(std::string(option) + " takes HxW, multiples of 32 (e.g. 384x512), got '" + text + "'.");
+    }
+    return size;
+}
+
+std::string size_text(zoe::Size size) { return std::to_string(size.height) + "x" + std::to_string(size.width); }
+
 const char* option_value(int argc, char** argv, int& i) {
     if (i + 1 >= argc) throw UsageError(std::string(argv[i]) + " needs a value.");
     return argv[++i];
@@ -84,7 +112,8 @@ Options parse_options(int argc, char** argv) {
         if (arg == "--no-flip") options.flip = false;
         else if (arg == "--no-pad") options.pad = false;
         else if (arg == "--verbose") options.verbose = true;
-        else if (arg == "--fit") options.fit = zoe::parse_fit(option_value(argc, argv, i));
+        else if (arg == "--fit") options.fit = parse_fit_name(option_value(argc, argv, i));
+        else if (arg == "--net-size") options.net = parse_size(option_value(argc, argv, i), "--net-size");
         else if (arg == "--warmup") options.warmup = parse_count(option_value(argc, argv, i), "--warmup");
         else if (arg == "--runs") options.runs = parse_count(option_value(argc, argv, i), "--runs");
         else if (arg == "--scale") options.scale = parse_scale(option_value(argc, argv, i));
@@ -206,6 +235,169 @@ double elapsed_ms(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// "32x32:192x256" -> min, max; false for text that is not a size range.
+bool parse_size_range(const std::string& text, zoe::Size& low, zoe::Size& high) {
+    char extra = 0;
+    return std::sscanf(text.c_str(), "%dx%d:%dx%d%c", &low.height, &low.width, &high.height, &high.width, &extra) == 4;
+}
+
+// The model size a dynamic-size model runs `image` at must be one its graph takes (the card's size range).
+void check_model_size(const zoe::ModelCard& card, zoe::Size size, zoe::Size image) {
+    zoe::Size low, high;
+    if (!card.found || !parse_size_range(card.size_range, low, high)) return;  // the profile still checks it
+    const bool inside = size.height >= low.height && size.height <= high.height && size.width >= low.width &&
+                        size.width <= high.width;
+    if (!inside) {
+        throw std::runtime_error("a " + size_text(image) + " image's model size " + size_text(size) +
+                                 " is outside the graph's range " + card.size_range +
+                                 ": export it again with zoe-export onnx --dynamic-size covering it.");
+    }
+}
+
+// The card beside the engine, checked against what the engine itself says.
+zoe::ModelCard engine_card(const Options& options, const zoe_trt::InputSpec& spec) {
+    const zoe::ModelCard card = zoe::read_model_card(zoe::manifest_path_for(options.engine));
+    if (card.found && card.is_frame() != spec.frame) {
+        throw std::runtime_error(zoe::manifest_path_for(options.engine) + " says io=" + card.io + " but the engine's "
+                                 "'metric_depth' is " + (spec.frame ? "(B, H, W): a frame engine" : "(B, 1, H, W)") +
+                                 "; is it this engine's manifest? Rebuild with zoe-export trt.");
+    }
+    return card;
+}
+
+// Frame engines do the official infer() inside: options that ask for something else are refused.
+void check_frame_options(const Options& options, const zoe::ModelCard& card) {
+    if (!options.pad) {
+        throw UsageError("--no-pad: a frame engine reflect-pads every frame inside, as the official infer() does.");
+    }
+    if (!options.fit.empty() && !(card.found && options.fit == card.fit)) {
+        throw UsageError("--fit " + options.fit + ": a frame engine resizes inside (" +
+                         (card.found ? "fit " + card.fit : "as its manifest says") + "); leave --fit out.");
+    }
+    if (!options.flip && !(card.found && !card.flip)) {
+        throw UsageError(std::string("--no-flip: this frame engine ") +
+                         (card.found ? "averages each frame with its mirror image inside"
+                                     : "decides flip averaging inside (its manifest ENGINE.json says how)") +
+                         "; export a frame graph without --flip for single passes.");
+    }
+}
+
+struct Timing {
+    Latency latency;
+    double prepare_ms = 0.0;
+    double restore_ms = 0.0;
+};
+
+void report(const Options& options, const zoe::RgbImage& image, const std::vector<float>& depth,
+            const zoe_trt::DepthEngine& engine, const Timing& timing, const char* host_steps) {
+    std::printf("wrote %s (%dx%d, uint16, %g units per metre)\n", options.output.c_str(), image.height, image.width,
+                options.scale);
+    print_depth_summary(depth);
+    print_domain_logits(engine);
+    std::printf("latency:\n");
+    print_latency("GPU: copy in + inference + copy out", timing.latency.total_ms);
+    print_latency("GPU: inference (enqueueV3)", timing.latency.infer_ms);
+    std::printf("  %-34s %8.3f ms (read + prepare), %.3f ms (%s), once\n", "CPU:", timing.prepare_ms,
+                timing.restore_ms, host_steps);
+}
+
+// A frame engine: the frame's pixels are the input, its depth (H, W) the output.
+int run_frame(const Options& options, zoe_trt::DepthEngine& engine, const zoe::ModelCard& card) {
+    check_frame_options(options, card);
+    const zoe_trt::InputSpec& spec = engine.input();
+    const auto host_start = std::chrono::steady_clock::now();
+    const zoe::RgbImage image = zoe::read_image(options.image);
+    const zoe::Size frame{image.height, image.width};
+    if (card.found && card.frame_size.height > 0 &&
+        (card.frame_size.height != frame.height || card.frame_size.width != frame.width)) {
+        throw std::runtime_error("frame " + size_text(frame) + ": this frame engine takes " +
+                                 size_text(card.frame_size) + " frames only; resize the image, or export a frame "
+                                 "graph without --frame-size.");
+    }
+    const zoe::Size pad = zoe::reflect_padding(frame);
+    if (pad.height >= frame.height || pad.width >= frame.width) {
+        throw std::runtime_error("frame " + size_text(frame) + " is too small for the reflection padding the engine "
+                                 "applies (" + size_text(pad) + " a side): use a larger image.");
+    }
+    if (card.found && card.dynamic_size()) {
+        check_model_size(card, zoe::official_model_size(frame, card.size), frame);
+    }
+    const int batch = spec.min_batch;
+    engine.set_input(batch, frame);  // the frame's own height and width
+    std::vector<std::uint8_t> input;
+    for (int i = 0; i < batch; ++i) input.insert(input.end(), image.pixels.begin(), image.pixels.end());
+    Timing timing;
+    timing.prepare_ms = elapsed_ms(host_start);
+    std::printf("frame %s: %dx%d, fed as it is (uint8 (%d, %d, %d, 3)); the engine pads, resizes%s and restores\n",
+                options.image.c_str(), image.height, image.width, batch, image.height, image.width,
+                card.found ? (card.flip ? ", flip-averages" : "") : " (flip: see its manifest)");
+
+    timing.latency = measure(engine, input, options);
+    run_once(engine, input, nullptr);  // the outputs read below come from this pass
+
+    const auto post_start = std::chrono::steady_clock::now();
+    const std::vector<float> all = engine.output_as_float("metric_depth");
+    const std::vector<float> depth(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(image.pixels.size() / 3));
+    zoe::write_depth_png16(options.output, depth.data(), frame, options.scale);
+    timing.restore_ms = elapsed_ms(post_start);
+    report(options, image, depth, engine, timing, "PNG");
+    return 0;
+}
+
+// A model engine: the official recipe on the host around it, at its size or (dynamic) the image's model size.
+int run_model(const Options& options, zoe_trt::DepthEngine& engine, const zoe::ModelCard& card) {
+    const zoe_trt::InputSpec& spec = engine.input();
+    const std::string fit = !options.fit.empty() ? options.fit : spec.dynamic_size ? "minimal" : "stretch";
+    const auto host_start = std::chrono::steady_clock::now();
+    const zoe::RgbImage image = zoe::read_image(options.image);
+    const zoe::Size original{image.height, image.width};
+    zoe::Size net{spec.model.height, spec.model.width};
+    if (spec.dynamic_size) {
+        net = options.net.height > 0 ? options.net : card.size;
+        if (net.height <= 0) {
+            throw std::runtime_error("the engine takes several sizes, and there is no " +
+                                     zoe::manifest_path_for(options.engine) + " to say the model's own size: "
+                                     "pass --net-size HxW (the variant's native size, e.g. 384x512).");
+        }
+    }
+    zoe::Size size = net;
+    if (fit == "minimal") {
+        size = options.pad ? zoe::official_model_size(original, net) : zoe::minimal_size(original, net);
+        if (!spec.dynamic_size && (size.height != net.height || size.width != net.width)) {
+            throw std::runtime_error("--fit minimal: this image runs at " + size_text(size) + ", and the engine is "
+                                     "fixed at " + size_text(net) + "; use --fit stretch, or an engine of a "
+                                     "dynamic-size export (zoe-export onnx --dynamic-size).");
+        }
+        check_model_size(card, size, original);
+    }
+    const BatchPlan plan = plan_batch(spec, options.flip);
+    engine.set_input(plan.batch, size);  // checked against the engine's profile first
+
+    zoe::PrepareOptions prepare_options;
+    prepare_options.fit = fit == "letterbox" ? zoe::Fit::Letterbox : zoe::Fit::Stretch;  // minimal chose the size
+    prepare_options.pad_input = options.pad;
+    prepare_options.flip_batch = plan.flip;
+    const zoe::ModelInput input_size{size.height, size.width, spec.model.format};
+    const zoe::Prepared prepared = zoe::prepare(image, input_size, prepare_options);
+    const std::vector<std::uint8_t> input = batch_bytes(prepared, plan.batch);
+    Timing timing;
+    timing.prepare_ms = elapsed_ms(host_start);
+    std::printf("image %s: %dx%d, padding %dx%d, model size %s (%s), batch %d%s\n", options.image.c_str(),
+                image.height, image.width, prepared.placement.padding.height, prepared.placement.padding.width,
+                size_text(size).c_str(), fit.c_str(), plan.batch, plan.flip ? " (image + mirror)" : "");
+
+    timing.latency = measure(engine, input, options);
+    run_once(engine, input, nullptr);  // the outputs read below come from this pass
+
+    const auto post_start = std::chrono::steady_clock::now();
+    const std::vector<float> depth = zoe::restore(model_depth(engine, prepared.placement, plan.flip).data(),
+                                                  prepared.placement);
+    zoe::write_depth_png16(options.output, depth.data(), prepared.placement.original, options.scale);
+    timing.restore_ms = elapsed_ms(post_start);
+    report(options, image, depth, engine, timing, "flip average + restore + PNG");
+    return 0;
+}
+
 int run(const Options& options) {
     using Severity = nvinfer1::ILogger::Severity;
     zoe_trt::Logger logger(options.verbose ? Severity::kINFO : Severity::kWARNING);
@@ -215,45 +407,17 @@ int run(const Options& options) {
     print_device();
     zoe_trt::DepthEngine engine(options.engine, logger);
     const zoe_trt::InputSpec& spec = engine.input();
+    const zoe::ModelCard card = engine_card(options, spec);
     std::printf("engine %s\n%s", options.engine.c_str(), engine.describe().c_str());
-    std::printf("input '%s': %s, %dx%d, batch %d..%d\n", spec.name.c_str(), zoe::to_string(spec.model.format),
-                spec.model.height, spec.model.width, spec.min_batch, spec.max_batch);
-
-    const BatchPlan plan = plan_batch(spec, options.flip);
-    engine.set_batch(plan.batch);
-
-    const auto host_start = std::chrono::steady_clock::now();
-    const zoe::RgbImage image = zoe::read_image(options.image);
-    zoe::PrepareOptions prepare_options;
-    prepare_options.fit = options.fit;
-    prepare_options.pad_input = options.pad;
-    prepare_options.flip_batch = plan.flip;
-    const zoe::Prepared prepared = zoe::prepare(image, spec.model, prepare_options);
-    const std::vector<std::uint8_t> input = batch_bytes(prepared, plan.batch);
-    const double prepare_ms = elapsed_ms(host_start);
-    std::printf("image %s: %dx%d, padding %dx%d, batch %d%s\n", options.image.c_str(), image.height, image.width,
-                prepared.placement.padding.height, prepared.placement.padding.width, plan.batch,
-                plan.flip ? " (image + mirror)" : "");
-
-    const Latency latency = measure(engine, input, options);
-    run_once(engine, input, nullptr);  // the outputs read below come from this pass
-
-    const auto post_start = std::chrono::steady_clock::now();
-    const std::vector<float> depth = zoe::restore(model_depth(engine, prepared.placement, plan.flip).data(),
-                                                  prepared.placement);
-    zoe::write_depth_png16(options.output, depth.data(), prepared.placement.original, options.scale);
-    const double restore_ms = elapsed_ms(post_start);
-
-    std::printf("wrote %s (%dx%d, uint16, %g units per metre)\n", options.output.c_str(), image.height, image.width,
-                options.scale);
-    print_depth_summary(depth);
-    print_domain_logits(engine);
-    std::printf("latency:\n");
-    print_latency("GPU: copy in + inference + copy out", latency.total_ms);
-    print_latency("GPU: inference (enqueueV3)", latency.infer_ms);
-    std::printf("  %-34s %8.3f ms (read + prepare), %.3f ms (flip average + restore + PNG), once\n", "CPU:",
-                prepare_ms, restore_ms);
-    return 0;
+    const std::string sizes = spec.dynamic_size ? size_text(spec.min_size) + " to " + size_text(spec.max_size)
+                                                : size_text(spec.min_size);
+    std::printf("input '%s': %s, %s, batch %d..%d, %s\n", spec.name.c_str(), zoe::to_string(spec.model.format),
+                sizes.c_str(), spec.min_batch, spec.max_batch,
+                spec.frame ? "frame engine (io=frame: the official infer() inside)" : "model engine (io=model)");
+    if (!card.found) {
+        std::printf("note: no %s beside the engine\n", zoe::manifest_path_for(options.engine).c_str());
+    }
+    return spec.frame ? run_frame(options, engine, card) : run_model(options, engine, card);
 }
 
 }  // namespace

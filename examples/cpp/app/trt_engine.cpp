@@ -64,6 +64,8 @@ std::string dims_text(const nvinfer1::Dims& dims) {
     return text.str();
 }
 
+std::string size_text(zoe::Size size) { return std::to_string(size.height) + "x" + std::to_string(size.width); }
+
 std::vector<std::int64_t> dims_vector(const nvinfer1::Dims& dims) {
     return std::vector<std::int64_t>(dims.d, dims.d + dims.nbDims);
 }
@@ -143,7 +145,8 @@ void DepthEngine::load(const std::string& engine_path) {
         require(name != nullptr, "getIOTensorName(" + std::to_string(i) + ") returned no name.");
         const nvinfer1::TensorIOMode mode = engine_->getTensorIOMode(name);
         if (mode == nvinfer1::TensorIOMode::kINPUT) {
-            require(input_.name.empty(), "the engine has more than one input; a ZoeDepth engine has one: 'image'.");
+            require(input_.name.empty(), "the engine has more than one input; a ZoeDepth engine has one: 'image' "
+                                         "('frame' for a frame engine).");
             input_.name = name;
         } else if (mode == nvinfer1::TensorIOMode::kOUTPUT) {
             output_names_.emplace_back(name);
@@ -163,16 +166,35 @@ void DepthEngine::read_input_spec() {
     require(nchw || nhwc, "input '" + input_.name + "' is " + type_name(type) + " " + dims_text(shape) +
                               "; expected float32 (B, 3, H, W) or uint8 (B, H, W, 3) as zoe-export writes.");
     input_.model.format = nchw ? zoe::InputFormat::FloatNchw : zoe::InputFormat::Uint8Nhwc;
-    input_.model.height = static_cast<int>(nchw ? shape.d[2] : shape.d[1]);
-    input_.model.width = static_cast<int>(nchw ? shape.d[3] : shape.d[2]);
-    require(input_.model.height > 0 && input_.model.width > 0,
-            "input '" + input_.name + "' has a dynamic height or width " + dims_text(shape) +
-                "; build the engine for a fixed image size.");
+    const int h_axis = nchw ? 2 : 1;
+    const int height = static_cast<int>(shape.d[h_axis]);
+    const int width = static_cast<int>(shape.d[h_axis + 1]);
+    const nvinfer1::Dims depth = engine_->getTensorShape("metric_depth");
+    input_.frame = depth.nbDims == 3;  // (B, H, W) at the frame's size; model inputs give (B, 1, H, W)
+    require(!input_.frame || nhwc, "'metric_depth' is " + dims_text(depth) + " (a frame engine's) but input '" +
+                                       input_.name + "' is not uint8 (B, H, W, 3).");
+    input_.dynamic_size = height < 0 || width < 0;
+    const bool dynamic = input_.dynamic_size || shape.d[0] < 0;
+    require(!dynamic || engine_->getNbOptimizationProfiles() > 0,
+            "input '" + input_.name + "' has free dimensions " + dims_text(shape) + " but the engine has no "
+            "optimization profile.");
+    if (input_.dynamic_size) {
+        const nvinfer1::Dims low = engine_->getProfileShape(name, 0, nvinfer1::OptProfileSelector::kMIN);
+        const nvinfer1::Dims high = engine_->getProfileShape(name, 0, nvinfer1::OptProfileSelector::kMAX);
+        input_.min_size = {static_cast<int>(low.d[h_axis]), static_cast<int>(low.d[h_axis + 1])};
+        input_.max_size = {static_cast<int>(high.d[h_axis]), static_cast<int>(high.d[h_axis + 1])};
+        input_.model.height = input_.model.width = 0;  // set per image
+    } else {
+        require(height > 0 && width > 0,
+                "input '" + input_.name + "' has an unreadable size " + dims_text(shape) + ".");
+        input_.model.height = height;
+        input_.model.width = width;
+        input_.min_size = input_.max_size = {height, width};
+    }
     if (shape.d[0] > 0) {
         input_.min_batch = input_.max_batch = static_cast<int>(shape.d[0]);
         return;
     }
-    require(engine_->getNbOptimizationProfiles() > 0, "dynamic batch but no optimization profile in the engine.");
     input_.min_batch = static_cast<int>(engine_->getProfileShape(name, 0, nvinfer1::OptProfileSelector::kMIN).d[0]);
     input_.max_batch = static_cast<int>(engine_->getProfileShape(name, 0, nvinfer1::OptProfileSelector::kMAX).d[0]);
     require(input_.min_batch >= 1 && input_.max_batch >= input_.min_batch,
@@ -199,29 +221,50 @@ std::string DepthEngine::describe() const {
 }
 
 void DepthEngine::set_batch(int batch) {
+    require(!input_.dynamic_size, "the engine takes images of several sizes: call set_input(batch, size).");
+    set_input(batch, {input_.model.height, input_.model.width});
+}
+
+void DepthEngine::set_input(int batch, zoe::Size size) {
     require(batch >= input_.min_batch && batch <= input_.max_batch,
             "batch " + std::to_string(batch) + " is outside the engine's range " + std::to_string(input_.min_batch) +
                 ".." + std::to_string(input_.max_batch) + ".");
+    const zoe::Size& low = input_.min_size;
+    const zoe::Size& high = input_.max_size;
+    require(input_.dynamic_size || (size.height == low.height && size.width == low.width),
+            "input size " + size_text(size) + ": the engine is built for " + size_text(low) + " only.");
+    require(size.height >= low.height && size.height <= high.height && size.width >= low.width &&
+                size.width <= high.width,
+            "input size " + size_text(size) + " is outside the engine's size profile (" + size_text(low) + " to " +
+                size_text(high) + "): rebuild the engine with zoe-export trt --size-profile MIN:OPT:MAX covering it "
+                "(the graph decides which sizes it takes).");
     stream_.synchronize();  // nothing in flight may still use the buffers replaced below
-    bind_input(batch);
+    bind_input(batch, size);
     outputs_.clear();
     for (const std::string& name : output_names_) outputs_.push_back(bind_output(name));
-    const std::vector<std::int64_t> expected = {batch, 1, input_.model.height, input_.model.width};
+    const std::vector<std::int64_t> expected =
+        input_.frame ? std::vector<std::int64_t>{batch, size.height, size.width}
+                     : std::vector<std::int64_t>{batch, 1, size.height, size.width};
     require(output_shape("metric_depth") == expected,
-            "'metric_depth' is " + dims_text(context_->getTensorShape("metric_depth")) +
-                "; expected (B, 1, H, W) at the input size.");
+            "'metric_depth' is " + dims_text(context_->getTensorShape("metric_depth")) + "; expected " +
+                (input_.frame ? "(B, H, W) at the frame's size." : "(B, 1, H, W) at the input size."));
     batch_ = batch;
+    size_ = size;
 }
 
-void DepthEngine::bind_input(int batch) {
+void DepthEngine::bind_input(int batch, zoe::Size size) {
     const char* name = input_.name.c_str();
     nvinfer1::Dims shape = engine_->getTensorShape(name);
-    if (shape.d[0] < 0) {  // dynamic batch: this context runs `batch` images
-        shape.d[0] = batch;
+    const int h_axis = input_.model.format == zoe::InputFormat::FloatNchw ? 2 : 1;
+    const bool free = shape.d[0] < 0 || shape.d[h_axis] < 0 || shape.d[h_axis + 1] < 0;
+    shape.d[0] = batch;  // this context runs `batch` images of `size`
+    shape.d[h_axis] = size.height;
+    shape.d[h_axis + 1] = size.width;
+    if (free) {
         require(context_->setInputShape(name, shape),
-                "setInputShape" + dims_text(shape) + " failed for '" + input_.name + "'.");
+                "setInputShape" + dims_text(shape) + " failed for '" + input_.name + "' (see TensorRT's message).");
     }
-    const std::size_t item = 3 * static_cast<std::size_t>(input_.model.height) * input_.model.width;
+    const std::size_t item = 3 * static_cast<std::size_t>(size.height) * static_cast<std::size_t>(size.width);
     const std::size_t element = input_.model.format == zoe::InputFormat::FloatNchw ? sizeof(float) : 1;
     input_device_ = DeviceBuffer(static_cast<std::size_t>(batch) * item * element);
     require(context_->setTensorAddress(name, input_device_.get()),
@@ -248,13 +291,13 @@ DepthEngine::Output DepthEngine::bind_output(const std::string& name) {
 void DepthEngine::upload(const void* host, std::size_t bytes) {
     require(bytes == input_device_.bytes(), "input of " + std::to_string(bytes) + " bytes does not match the " +
                                                 std::to_string(input_device_.bytes()) + " bytes bound for batch " +
-                                                std::to_string(batch_) + "; call set_batch() first.");
+                                                std::to_string(batch_) + "; call set_input() first.");
     check_cuda(cudaMemcpyAsync(input_device_.get(), host, bytes, cudaMemcpyHostToDevice, stream_.get()),
                "cudaMemcpyAsync (input to device)");
 }
 
 void DepthEngine::infer() {
-    require(batch_ > 0, "set_batch() must be called before infer().");
+    require(batch_ > 0, "set_input() (or set_batch()) must be called before infer().");
     require(context_->enqueueV3(stream_.get()), "enqueueV3 failed (see TensorRT's message above).");
 }
 
@@ -270,7 +313,7 @@ const DepthEngine::Output& DepthEngine::find_output(const std::string& name) con
     for (const Output& output : outputs_) {
         if (output.name == name) return output;
     }
-    throw std::runtime_error("no bound output '" + name + "'; call set_batch() first.");
+    throw std::runtime_error("no bound output '" + name + "'; call set_input() first.");
 }
 
 std::vector<std::int64_t> DepthEngine::output_shape(const std::string& name) const { return find_output(name).shape; }

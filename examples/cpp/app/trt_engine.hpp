@@ -29,11 +29,15 @@ private:
     Severity threshold_;
 };
 
-// The engine's `image` input as the app needs it.
+// The engine's input as the app needs it (`image`, or `frame` for a frame engine).
 struct InputSpec {
     std::string name;
-    zoe::ModelInput model;  // H, W and float-nchw / uint8-nhwc, from the tensor's dtype and shape
-    int min_batch = 1;      // fixed engines: min == max == the batch they were built for
+    zoe::ModelInput model;  // float-nchw / uint8-nhwc from the tensor's dtype; H, W when fixed (0 when free)
+    bool dynamic_size = false;  // H and W are free (zoe-export onnx --dynamic-size, or a frame engine)
+    zoe::Size min_size;         // the sizes optimization profile 0 takes (fixed engines: the one size)
+    zoe::Size max_size;
+    bool frame = false;  // a frame engine: raw uint8 (B, H, W, 3) frames in, metric_depth (B, H, W) at their size
+    int min_batch = 1;   // fixed engines: min == max == the batch they were built for
     int max_batch = 1;
 };
 
@@ -48,9 +52,13 @@ public:
     bool has_output(const std::string& name) const;
     std::string describe() const;  // every I/O tensor with dtype and engine shape
 
-    // Fix the batch size (setInputShape for dynamic engines), allocate and bind every I/O tensor.
+    // Fix the batch size and the input's height and width (setInputShape for the engine's free dimensions),
+    // allocate and bind every I/O tensor. Call again whenever either changes (a frame engine: per frame size).
+    void set_input(int batch, zoe::Size size);
+    // set_input at the engine's fixed size.
     void set_batch(int batch);
     int batch() const { return batch_; }
+    zoe::Size size() const { return size_; }
 
     // Asynchronous steps on this engine's stream. `host` must stay valid until synchronize().
     void upload(const void* host, std::size_t bytes);
@@ -74,7 +82,7 @@ private:
 
     void load(const std::string& engine_path);
     void read_input_spec();
-    void bind_input(int batch);
+    void bind_input(int batch, zoe::Size size);
     Output bind_output(const std::string& name);
     const Output& find_output(const std::string& name) const;
 
@@ -87,6 +95,7 @@ private:
     InputSpec input_;
     std::vector<std::string> output_names_;
     int batch_ = 0;
+    zoe::Size size_;
     DeviceBuffer input_device_;
     std::vector<Output> outputs_;
 };

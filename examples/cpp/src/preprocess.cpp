@@ -172,6 +172,29 @@ Size reflect_padding(Size size, double pad_factor) {
             static_cast<int>(std::sqrt(size.width / 2.0) * pad_factor)};
 }
 
+Size minimal_size(Size size, Size target, int multiple_of) {
+    if (size.height < 1 || size.width < 1 || target.height < 1 || target.width < 1 || multiple_of < 1) {
+        throw Error("minimal_size of " + size_text(size) + " to " + size_text(target) + ": sizes must be positive.");
+    }
+    // The same float64 operations in the same order as preprocess.minimal_size (no contraction: -ffp-contract=off).
+    double scale_h = static_cast<double>(target.height) / size.height;
+    double scale_w = static_cast<double>(target.width) / size.width;
+    if (std::abs(1.0 - scale_w) < std::abs(1.0 - scale_h)) {
+        scale_h = scale_w;
+    } else {
+        scale_w = scale_h;
+    }
+    // Python's round() of a float: half to even, as std::nearbyint in the default rounding mode.
+    const double rows = std::nearbyint(scale_h * size.height / multiple_of);
+    const double cols = std::nearbyint(scale_w * size.width / multiple_of);
+    return {static_cast<int>(rows) * multiple_of, static_cast<int>(cols) * multiple_of};
+}
+
+Size official_model_size(Size image, Size net, double pad_factor) {
+    const Size pad = reflect_padding(image, pad_factor);
+    return minimal_size({image.height + 2 * pad.height, image.width + 2 * pad.width}, net);
+}
+
 FloatImage to_float_rgb(const RgbImage& image) {
     check_rgb(image);
     FloatImage out = make_float_image({image.height, image.width}, 3);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "zoe/image_io.hpp"
+#include "zoe/model_card.hpp"
 #include "zoe/preprocess.hpp"
 
 namespace {
@@ -30,7 +31,12 @@ const char* const kUsage =
     "  zoe_preprocess_cli flip-average PAIR.bin H W OUT.bin\n"
     "      float32 (2,1,H,W) depth of [x, mirror(x)] -> float32 (H,W)\n"
     "  zoe_preprocess_cli png16 DEPTH.bin H W OUT.png [--scale S]\n"
-    "      float32 (H,W) depth in metres -> 16-bit PNG of round(depth * S), S = 1000 (mm) by default\n";
+    "      float32 (H,W) depth in metres -> 16-bit PNG of round(depth * S), S = 1000 (mm) by default\n"
+    "  zoe_preprocess_cli model-size NET_H NET_W HxW [HxW ...] [--no-pad]\n"
+    "      the model size a dynamic-size engine of native size NET runs each image at (official_model_size;\n"
+    "      --no-pad: minimal_size of the size as given); prints one HxW=MODEL_HxMODEL_W per image\n"
+    "  zoe_preprocess_cli card MANIFEST.json\n"
+    "      the model card the app reads from a manifest; prints found= io= size= range= fit= flip= frame=\n";
 
 struct UsageError : zoe::Error {
     using zoe::Error::Error;
@@ -195,6 +201,39 @@ int run_png16(const Args& args) {
     return 0;
 }
 
+zoe::Size to_size(const std::string& text) {
+    zoe::Size size;
+    char extra = 0;
+    if (std::sscanf(text.c_str(), "%dx%d%c", &size.height, &size.width, &extra) != 2 || size.height < 1 ||
+        size.width < 1) {
+        throw UsageError("expected a size HxW of positive whole numbers, got '" + text + "'.");
+    }
+    return size;
+}
+
+std::string size_text(zoe::Size size) { return std::to_string(size.height) + "x" + std::to_string(size.width); }
+
+int run_model_size(const Args& args) {
+    if (args.positional.size() < 3) throw UsageError("model-size takes NET_H NET_W and at least one HxW.");
+    const zoe::Size net{to_int(args.positional[0], "NET_H"), to_int(args.positional[1], "NET_W")};
+    const bool pad = !args.switches.count("--no-pad");
+    for (std::size_t i = 2; i < args.positional.size(); ++i) {
+        const zoe::Size image = to_size(args.positional[i]);
+        const zoe::Size model = pad ? zoe::official_model_size(image, net) : zoe::minimal_size(image, net);
+        std::printf("%s=%s\n", size_text(image).c_str(), size_text(model).c_str());
+    }
+    return 0;
+}
+
+int run_card(const Args& args) {
+    expect_positionals(args, 1, "card");
+    const zoe::ModelCard card = zoe::read_model_card(args.positional[0]);
+    std::printf("found=%d io=%s size=%s range=%s fit=%s flip=%d frame=%s input=%s\n", card.found ? 1 : 0,
+                card.io.c_str(), size_text(card.size).c_str(), card.size_range.empty() ? "-" : card.size_range.c_str(),
+                card.fit.c_str(), card.flip ? 1 : 0, size_text(card.frame_size).c_str(), card.input_name.c_str());
+    return 0;
+}
+
 int dispatch(int argc, char** argv) {
     if (argc < 2) throw UsageError("no command given.");
     const std::string command = argv[1];
@@ -206,6 +245,8 @@ int dispatch(int argc, char** argv) {
     if (command == "restore") return run_restore(parse_args(argc, argv, 2, {"--content", "--interpolation"}, {}));
     if (command == "flip-average") return run_flip_average(parse_args(argc, argv, 2, {}, {}));
     if (command == "png16") return run_png16(parse_args(argc, argv, 2, {"--scale"}, {}));
+    if (command == "model-size") return run_model_size(parse_args(argc, argv, 2, {}, {"--no-pad"}));
+    if (command == "card") return run_card(parse_args(argc, argv, 2, {}, {}));
     throw UsageError("unknown command '" + command + "'.");
 }
 

@@ -11,7 +11,8 @@ from zoe_export.trt import Gpu, TrtEnvironment
 
 @pytest.fixture(scope="session")
 def graphs() -> dict[str, Path]:
-    """The tiny graphs the outer test made: fp32, dynamic (batch), fp16 (converted), calib (a calibration set)."""
+    """The tiny graphs the outer test made: fp32, dynamic (batch), fp16 (converted), calib (a calibration set),
+    sized (dynamic batch, height and width), frame (raw frames of any size)."""
     return {name: Path(path) for name, path in json.loads(os.environ["ZOE_CONTRACT_GRAPHS"]).items()}
 
 

@@ -30,6 +30,8 @@ MODES = {  # name -> (graph, options)
     "strongly-typed fp32, dynamic batch": ("dynamic", dict(batch_profile=(1, 2, 8))),
     "legacy fp16": ("fp32", dict(precision="fp16", legacy_precision=True)),
     "legacy int8, dynamic batch": ("dynamic", dict(precision="int8", legacy_precision=True)),
+    "strongly-typed fp32, dynamic batch and size": ("sized", dict(size_profile="32x64:64x96:96x160")),
+    "strongly-typed fp32, frames of any size": ("frame", dict()),
 }
 
 
@@ -100,6 +102,24 @@ def test_no_engine_from_tensorrt_is_an_error_and_writes_nothing(graphs, tmp_path
     with pytest.raises(ZoeExportError, match="TensorRT could not build the engine.*Nothing was written"):
         _build(_plan(graphs, tmp_path, "fp16"), tmp_path / "m.engine")
     assert not (tmp_path / "m.engine").exists()
+
+
+@pytest.mark.parametrize("graph, options, network_shape, expected", [
+    ("sized", dict(size_profile="32x64:64x96:96x160", batch_profile=(1, 2, 4)), (-1, 3, -1, -1),
+     [[1, 3, 32, 64], [2, 3, 64, 96], [4, 3, 96, 160]]),
+    ("frame", dict(size_profile="120x160:480x640:720x1280"), (1, -1, -1, 3),
+     [[1, 120, 160, 3], [1, 480, 640, 3], [1, 720, 1280, 3]]),
+])
+def test_a_size_profile_reaches_tensorrts_optimisation_profile(graph, options, network_shape, expected, graphs,
+                                                               tmp_path, monkeypatch):
+    builder = FakeBuilder(MAJOR)
+    name = "frame" if graph == "frame" else "image"
+    network = _network(network_shape)
+    network.inputs[0].name = name
+    _fake_parse(monkeypatch, builder, network)
+    _build(_plan(graphs, tmp_path, graph, **options), tmp_path / "m.engine")
+    (profile,) = builder.built_with.profiles  # what Polygraphy's CreateConfig made of ours, on the real enums
+    assert [list(d) for d in profile.get_shape(name)] == expected
 
 
 @legacy_only

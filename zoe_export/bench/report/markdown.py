@@ -7,7 +7,7 @@ from typing import Any
 from ...compare.tolerance import Tolerance
 from .goals import goal_line, result_goals
 from .numbers import MISSING, fmt_ms, fmt_seconds, fmt_share, fmt_sig, number
-from .reading import backends, clock_text, iterations_text, machine_label, parity_verdict
+from .reading import backends, clock_text, frame_plan, frame_rel_text, iterations_text, machine_label, parity_verdict
 from .tables import Column, method_lines, speed_table, stage_table
 
 #: the plot's file name beside the report, as write_report names it
@@ -133,6 +133,26 @@ def _parity(result: dict) -> str:
     return "## Parity\n\n" + "\n\n".join(_parity_of(b) for b in checked)
 
 
+def _frame(result: dict) -> str:
+    """zoe-bench --frame: which path each backend took for the frame, and how its depth compares."""
+    planned = [(b, frame_plan(b)) for b in backends(result) if frame_plan(b)]
+    if not planned:
+        return ""
+    size = (result.get("options") or {}).get("frame") or MISSING
+    rows = [[str(b.get("name")), str(p.get("path")), "x".join(map(str, p.get("model_size") or [])) or MISSING,
+             str(p.get("fit")), "yes" if p.get("pad_input") else "no", "yes" if p.get("flip") else "no",
+             frame_rel_text(b), fmt_sig(p.get("max_abs")), str(p.get("reference") or p.get("note") or p.get("error")
+                                                              or MISSING)] for b, p in planned]
+    table = md_table(["backend", "path", "model size", "fit", "pad", "flip", "REL", "max abs m", "against"], rows,
+                     [False, False, False, False, False, False, True, True, False])
+    return (f"## Frame ({md_escape(size)})\n\nEach call is `DepthEngine.predict` of one synthetic {md_escape(size)} "
+            "frame. Path host: numpy preprocessing (reflect padding, resize), the model, numpy postprocessing (flip "
+            "average, bicubic back to the frame); a dynamic-size graph runs the frame at the official keep-aspect "
+            "size. Path frame graph: the official infer() inside the graph, the frame in as it is. REL compares a "
+            "backend's depth with the first backend's that computes the same thing (same model size, padding and "
+            "flip).\n\n" + table)
+
+
 def _profile(result: dict) -> str:
     parts = []
     for backend in backends(result):
@@ -165,6 +185,10 @@ def _method(result: dict) -> str:
              if options.get("seconds") else "the default count")
     images = (f"the images in {options['images']}" if options.get("images")
               else "the built-in scene and generated variants of it")
+    if options.get("frame"):
+        images = f"one {options['frame']} frame made from the built-in scene (see Frame)"
+    elif options.get("size"):
+        images += f", at model size {options['size']} for every backend"
     return "\n".join([
         "## Method",
         "",
@@ -191,6 +215,7 @@ def markdown_report(result: dict, *, plot: str | None = PLOT_LINK) -> str:
         _goals(result),
         _speed(result),
         _stages(result),
+        _frame(result),
         f"## Plot\n\n![p50 latency and throughput]({plot})" if plot else "",
         _parity(result),
         _profile(result),

@@ -63,6 +63,22 @@ def parity_overall(backend: dict, metric: str) -> Any:
     return (parity.get("overall") or {}).get(metric)
 
 
+def frame_plan(backend: dict) -> dict | None:
+    """How ``backend`` ran the frame of a ``zoe-bench --frame`` run (path, model size, REL ...), or None."""
+    plan = backend.get("frame")
+    return plan if isinstance(plan, dict) else None
+
+
+def frame_rel_text(backend: dict) -> str:
+    """The backend's depth REL against the first backend computing the same thing; 'ref' for that first one."""
+    plan = frame_plan(backend)
+    if plan is None:
+        return MISSING
+    if number(plan.get("rel")) is not None:
+        return f"{plan['rel']:.3g}"
+    return "ref" if plan.get("compared") else MISSING
+
+
 def machine_label(machine: dict) -> str:
     """'NVIDIA H100, x86_64 with 16 CPU cores' or 'x86_64 with 2 CPU cores'."""
     cpu = machine.get("processor") or "unknown CPU"

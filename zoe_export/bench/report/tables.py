@@ -14,6 +14,8 @@ from .reading import (
     Row,
     backends,
     clock_text,
+    frame_plan,
+    frame_rel_text,
     iterations_text,
     measured_rows,
     parity_overall,
@@ -66,6 +68,9 @@ def speed_columns(result: dict) -> list[Column]:
         Column("REL", lambda r: fmt_sig(parity_overall(r.backend, "rel"))),
         Column("delta1", lambda r: fmt_share(parity_overall(r.backend, "delta1"))),
         Column("parity", lambda r: parity_verdict(r.backend)),
+        Column("path", lambda r: str((frame_plan(r.backend) or {}).get("text") or MISSING), numeric=False,
+               optional=True),
+        Column("frame REL", lambda r: frame_rel_text(r.backend), optional=True),
     ]
 
 
@@ -132,13 +137,25 @@ def text_table(columns: list[Column], table: list[list[str]]) -> list[str]:
 def method_lines(result: dict) -> list[str]:
     """What the speed table's columns mean: what was timed, by which clock, how often, against which base."""
     base = result.get("base") or "the first backend"
-    return [
-        ("timed: cmp = the model call alone (stage 'compute'); e2e = one whole call, "
-         "preprocess + copies + compute + postprocess; ms per call of one batch"),
+    options = result.get("options") or {}
+    if options.get("frame"):
+        timed = (f"timed: one DepthEngine.predict of a {options['frame']} frame per call (e2e): path host = numpy "
+                 "preprocessing + the model + numpy postprocessing, frame graph = the graph alone; cmp = the model "
+                 "calls (copies included on a GPU)")
+    else:
+        at = f" at model size {options['size']}" if options.get("size") else ""
+        timed = ("timed: cmp = the model call alone (stage 'compute'); e2e = one whole call, "
+                 f"preprocess + copies + compute + postprocess; ms per call of one batch{at}")
+    lines = [
+        timed,
         f"clock {clock_text(result)}; {iterations_text(result)}",
         (f"vs base: p50 compute latency / that of {base} at the same batch (below 1x is faster); "
          "images/s from the e2e calls; RSS = peak host memory of the process"),
     ]
+    if options.get("frame"):
+        lines.append("frame REL: mean |depth - ref| / ref against the first backend that computes the same thing "
+                     "(same model size, padding and flip; 'ref' marks it, '-': nothing to compare with)")
+    return lines
 
 
 def problem_lines(result: dict) -> list[str]:

@@ -1,7 +1,8 @@
 // Pre- and post-processing around a ZoeDepth engine, matching zoe_export/preprocess.py:
-//   prepare()      RGB image -> model input (reflect padding, resize to the model size, layout)
-//   flip_average() (2,1,H,W) depth of [x, flip(x)] -> (H,W) depth
-//   restore()      (H,W) model-size depth -> depth at the original image size
+//   prepare()             RGB image -> model input (reflect padding, resize to the model size, layout)
+//   flip_average()        (2,1,H,W) depth of [x, flip(x)] -> (H,W) depth
+//   restore()             (H,W) model-size depth -> depth at the original image size
+//   official_model_size() the size a dynamic-size engine runs an image at (reflect padding + "minimal" rule)
 #pragma once
 
 #include <cstddef>
@@ -69,6 +70,16 @@ struct Prepared {
 
 // Rows and columns of reflection padding per side for an image of `size`.
 Size reflect_padding(Size size, double pad_factor = 3.0);
+
+// The MiDaS "minimal" keep-aspect rule (preprocess.minimal_size): of the scales target / size per side, the one
+// closer to 1 (the height's on a tie) scales both sides, each rounded to a multiple of `multiple_of` (half to
+// even), in double precision exactly as the Python code computes it.
+Size minimal_size(Size size, Size target, int multiple_of = 32);
+
+// The model size the official infer() runs an image of `image` pixels at, for a model of native size `net`
+// (preprocess.official_model_size): reflect-pad the image, then minimal_size of the padded size. What a
+// dynamic-size engine (zoe-export onnx --dynamic-size) is given per frame.
+Size official_model_size(Size image, Size net, double pad_factor = 3.0);
 
 // uint8 RGB -> float32 RGB in [0, 1] (value / 255).
 FloatImage to_float_rgb(const RgbImage& image);
