@@ -66,31 +66,34 @@ def frame_cases(model: nn.Module, input_name: str, batch: int | None, frames: li
                 flip: bool, at_size) -> tuple[Feeds, Feeds]:
     """Feeds and references for a frame graph: ``preprocess.predict`` with the PyTorch model, per frame size."""
     from ..io.synthetic import demo_scene
-    from ..preprocess import prepare, predict, resize_bilinear, to_uint8
+    from ..preprocess import predict, resize_bilinear, to_uint8
 
     net = tuple(model.variant.native_size) if dynamic else tuple(model.image_size)
     fit = "minimal" if dynamic else "stretch"
     models: dict[Size, nn.Module] = {}
 
-    def run(array: np.ndarray) -> dict[str, np.ndarray]:
+    last: dict[str, np.ndarray] = {}
+
+    def run(array: np.ndarray) -> np.ndarray:
+        """The model's depth for a prepared batch (the frame first, its mirror image after); keeps all outputs."""
         size = tuple(array.shape[-2:])
         if size not in models:
             models[size] = model if size == tuple(model.image_size) and not dynamic else at_size(model, *size)
         with torch.inference_mode():
             out = models[size](torch.from_numpy(np.ascontiguousarray(array)))
-        return {k: v.numpy() for k, v in out.items()}
+        last.update({k: v.numpy() for k, v in out.items()})
+        return last["metric_depth"]
 
     inputs, references = {}, {}
     for height, width in frames:
         frame = to_uint8(resize_bilinear(demo_scene().astype(np.float32) / 255.0, (height, width)), "hwc")
-        depth = predict(lambda b: run(b)["metric_depth"], frame, net, fit=fit, pad_input=True, flip=flip)
+        depth = predict(run, frame, net, fit=fit, pad_input=True, flip=flip)  # one call: frame (and mirror image)
         count = 2 if batch is None else batch
         case = f"frame {height}x{width}"
         inputs[case] = {input_name: np.stack([frame] * count)}
         references[case] = {"metric_depth": np.stack([depth] * count)}
-        if model.variant.head_type == "NK":
-            logits = run(prepare(frame, net, fit=fit, pad_input=True).batch)["domain_logits"]
-            references[case]["domain_logits"] = np.concatenate([logits] * count)
+        if "domain_logits" in last:  # the frame's own (unflipped) logits
+            references[case]["domain_logits"] = np.concatenate([last["domain_logits"][:1]] * count)
     return inputs, references
 
 
