@@ -30,12 +30,13 @@ def parse_size(text: str, flag: str = "size", multiple: int | None = None) -> Si
         raise ZoeExportError(f"{flag} {text!r}: height and width must be positive.")
     if multiple and (height % multiple or width % multiple):
         raise ZoeExportError(f"{flag} {text!r}: height and width must be multiples of {multiple} "
-                             f"(e.g. {format_size(_round_up(height, width, multiple))}).")
+                             f"(e.g. {format_size(round_up((height, width), multiple))}).")
     return height, width
 
 
-def _round_up(height: int, width: int, multiple: int) -> Size:
-    return -(-height // multiple) * multiple, -(-width // multiple) * multiple
+def round_up(size: Size, multiple: int = MULTIPLE) -> Size:
+    """Each side rounded up to a multiple of ``multiple``."""
+    return -(-size[0] // multiple) * multiple, -(-size[1] // multiple) * multiple
 
 
 def _parts(text: str, count: int, flag: str, spelling: str) -> list[str]:
@@ -106,15 +107,13 @@ class SizeRange:
             raise ZoeExportError(
                 f"{what} {format_size(size)} is outside this graph's range {self.text}: export it again with "
                 f"zoe-export onnx {widen} covering it (e.g. {widen} "
-                f"{SizeRange(_min(self.min, size), _max(self.max, size)).text}).")
+                f"{self.covering(size).text}).")
 
-
-def _min(a: Size, b: Size) -> Size:
-    return min(a[0], b[0]), min(a[1], b[1])
-
-
-def _max(a: Size, b: Size) -> Size:
-    return max(a[0], b[0]), max(a[1], b[1])
+    def covering(self, *sizes: Size) -> "SizeRange":
+        """This range widened to hold ``sizes`` too (what an export would need to take them)."""
+        low = tuple(min(side) for side in zip(self.min, *sizes))
+        high = tuple(max(side) for side in zip(self.max, *sizes))
+        return SizeRange(low, high)  # type: ignore[arg-type]
 
 
 #: the range ``--dynamic-size`` exports without a value: 480p, 720p and KITTI frames at the

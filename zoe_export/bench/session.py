@@ -87,12 +87,10 @@ class BenchOptions:
 
 
 def bench_frame(size: Size) -> np.ndarray:
-    """The synthetic uint8 frame ``zoe-bench --frame`` times: the built-in scene resized to ``size``."""
-    from .. import preprocess
+    """The synthetic uint8 frame ``zoe-bench --frame`` times: the built-in scene rendered at ``size``."""
     from ..io import synthetic
 
-    scene = synthetic.demo_scene().astype(np.float32) / np.float32(255.0)
-    return preprocess.to_uint8(preprocess.resize_bilinear(scene, tuple(size)), "hwc")
+    return synthetic.demo_scene(*size)
 
 
 def check_sizes(specs: list[BackendSpec], options: BenchOptions, reference: BackendSpec | None = None) -> None:

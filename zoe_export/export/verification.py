@@ -66,7 +66,7 @@ def frame_cases(model: nn.Module, input_name: str, batch: int | None, frames: li
                 flip: bool, at_size) -> tuple[Feeds, Feeds]:
     """Feeds and references for a frame graph: ``preprocess.predict`` with the PyTorch model, per frame size."""
     from ..io.synthetic import demo_scene
-    from ..preprocess import predict, resize_bilinear, to_uint8
+    from ..preprocess import predict
 
     net = tuple(model.variant.native_size) if dynamic else tuple(model.image_size)
     fit = "minimal" if dynamic else "stretch"
@@ -86,7 +86,7 @@ def frame_cases(model: nn.Module, input_name: str, batch: int | None, frames: li
 
     inputs, references = {}, {}
     for height, width in frames:
-        frame = to_uint8(resize_bilinear(demo_scene().astype(np.float32) / 255.0, (height, width)), "hwc")
+        frame = demo_scene(height, width)
         depth = predict(run, frame, net, fit=fit, pad_input=True, flip=flip)  # one call: frame (and mirror image)
         count = 2 if batch is None else batch
         case = f"frame {height}x{width}"

@@ -307,9 +307,8 @@ def int8_stage(bench: Workbench, options: PrecisionOptions, calib, progress: boo
 def _calibration_input(bench: Workbench, calib) -> tuple[str, tuple[int, ...]]:
     """(input name, shape) of one calibration batch: a dynamic graph's free dimensions at the (first) set's size."""
     height, width = calib.sizes[0]
-    shape = (bench.batch or 1, height, width, 3) if bench.card.input_format == "uint8-nhwc" else \
-        (bench.batch or 1, 3, height, width)
-    return bench.card.input_name, shape
+    card = bench.card.with_changes(height=height, width=width, size_range=None, batch=bench.batch or 1)
+    return card.input_name, card.input_shape
 
 
 def _search(bench: Workbench, builder: _Int8Builder, candidates: Int8Selection, budget: float) -> SearchResult:

@@ -74,10 +74,11 @@ def open_torch(source, *, input_specs: list[TensorSpec] | None = None, output_na
     card = None
     if isinstance(source, str):
         from ..export import ExportWrapper
+        from ..export.onnx_export import model_card
         from ..models import load_model
 
         source = ExportWrapper(load_model(source, **model_options), input_format)
-        card = _variant_card(source.model, input_format)
+        card = model_card(source.model, input_format, batch=None)  # what an export of it would say it takes
         input_specs = [TensorSpec(source.input_name, np.dtype(np.uint8 if input_format == "uint8-nhwc" else np.float32),
                                   card.input_shape)]
     elif model_options:
@@ -87,15 +88,3 @@ def open_torch(source, *, input_specs: list[TensorSpec] | None = None, output_na
     return TorchRunner(source, input_specs, output_names or getattr(source, "output_names", None), device=device,
                        amp=amp, compile=compile, card=card)
 
-
-def _variant_card(model, input_format: str):
-    """What a runner of ``model`` (from ``load_model``) takes: its size (or size range), format, any batch."""
-    from ..card import ModelCard, Weights
-
-    p, v = model.provenance, model.variant
-    weights = Weights(p["weights"], p.get("sha256") or None, p["seed"] if p["weights"] == "random" else None)
-    return ModelCard(variant=v.name, head=v.head_type, height=p["height"], width=p["width"], input_format=input_format,
-                     size_range=getattr(model, "size_range", None), batch=None, fit=p.get("fit", v.preprocessing.fit),
-                     depth_range=tuple(v.depth_range), max_depth=p.get("max_depth"), domain=p.get("domain") or None,
-                     outputs=("metric_depth", "domain_logits") if v.head_type == "NK" else ("metric_depth",),
-                     weights=weights)

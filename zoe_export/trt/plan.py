@@ -32,7 +32,7 @@ from packaging.version import Version
 from .._log import log
 from ..errors import ZoeExportError, option
 from ..registry import get_precision, list_precisions
-from ..sizes import MULTIPLE, Size, SizeProfile, SizeRange, format_size
+from ..sizes import MULTIPLE, SizeProfile, SizeRange, format_size, round_up
 from .api import import_tensorrt, requires_tensorrt
 from .graph import GraphInfo
 
@@ -342,24 +342,18 @@ def _checked_size_profile(graph: GraphInfo, profile: SizeProfile) -> SizeProfile
     size_range, flag = _size_range(graph), _size_flag()
     sizes = (profile.min, profile.opt, profile.max)
     if any(side % MULTIPLE for size in sizes for side in size):
-        rounded = SizeProfile(*(_round_up(s) for s in sizes))
+        rounded = SizeProfile(*(round_up(s) for s in sizes))
         raise ZoeExportError(f"{flag} {profile.text}: {graph.path} runs the model at the input's size, so every "
                              f"size of the profile must be a multiple of {MULTIPLE} (e.g. {flag} {rounded.text}).")
     outside = [(name, size) for name, size in (("MIN", profile.min), ("MAX", profile.max))
                if not size_range.contains(size)]
     if outside:
         what = " and ".join(f"{name} {format_size(size)}" for name, size in outside)
-        low = tuple(min(a, b) for a, b in zip(size_range.min, profile.min))
-        high = tuple(max(a, b) for a, b in zip(size_range.max, profile.max))
         raise ZoeExportError(
             f"{flag} {profile.text}: {what} {'is' if len(outside) == 1 else 'are'} outside the model sizes "
             f"{graph.path} takes ({size_range.text}, its size range). Keep MIN and MAX within it, or export the graph "
-            f"again with a wider range: zoe-export onnx --dynamic-size {SizeRange(low, high).text}.")
+            f"again with a wider range: zoe-export onnx --dynamic-size {size_range.covering(profile.min, profile.max).text}.")
     return profile
-
-
-def _round_up(size: Size) -> Size:
-    return tuple(-(-side // MULTIPLE) * MULTIPLE for side in size)  # type: ignore[return-value]
 
 
 def _check_calibration_size(graph: GraphInfo, size: SizeProfile | None) -> None:
