@@ -122,7 +122,7 @@ def _report_precision(manifest: dict) -> None:
         print(f"fp16     {plan['fp16_nodes']} nodes in FP16, {plan['fp32_nodes']} in FP32 islands ({islands})")
         other = manifest["parity_onnxruntime_fp16_graph"]["overall"]
         print(f"fp16     the FP16 graph as ONNX Runtime CPU runs it (in FP32 inside): REL {other['rel']:.2e}")
-    else:
+    elif "quantized_nodes" in manifest:  # INT8 (a precision of its own reports only its parity)
         print(f"int8     {manifest['quantized_nodes']} nodes in INT8 ({', '.join(manifest['int8_groups'])}), "
               f"{manifest['kept_nodes']} kept in {manifest['high_precision']}; Q/DQ {manifest['qdq_nodes']}")
         c = manifest["calibration"]

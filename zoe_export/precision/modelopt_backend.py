@@ -61,7 +61,8 @@ def _total_memory_bytes() -> int | None:
 def modelopt_fits(precision: str, source: Path) -> tuple[bool, str]:
     """Whether ModelOpt's conversion of ``source`` fits in 80 % of this machine's memory, and why not."""
     weights = sum(p.stat().st_size for p in (source, source.with_name(source.name + ".data")) if p.is_file())
-    needed = MEMORY_PER_WEIGHT_BYTE[precision] * weights
+    # a precision not measured yet is assumed to need as much as the most a measured one does
+    needed = MEMORY_PER_WEIGHT_BYTE.get(precision, max(MEMORY_PER_WEIGHT_BYTE.values())) * weights
     total = _total_memory_bytes()
     if total is None or needed <= 0.8 * total:
         return True, ""
