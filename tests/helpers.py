@@ -1,4 +1,8 @@
 """Test helpers shared across test folders (tests/ is on sys.path: pytest pythonpath in pyproject.toml)."""
+import contextlib
+import functools
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +72,37 @@ def shared_export(tmp_path_factory, name: str, dynamic_size: str | None = DYNAMI
         model = load_model("test-N", weights="random", dynamic_size=dynamic_size)
         export_onnx(model, path, ExportOptions(verify=False, **options))
     return path
+
+
+def write_video(path, frames, fps: float = 12.0, fourcc: str = "MJPG"):
+    """RGB uint8 frames as a video file (MJPG in .avi and mp4v in .mp4 both write with this OpenCV)."""
+    import cv2
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    assert writer.isOpened(), f"this OpenCV cannot write {fourcc} into {path.suffix}"
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))  # OpenCV writes BGR
+    writer.release()
+    return path
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no request lines on stderr
+        pass
+
+
+@contextlib.contextmanager
+def served(folder):
+    """``folder`` served over HTTP on 127.0.0.1 (a generated live stream); yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

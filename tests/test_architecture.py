@@ -10,13 +10,14 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "zoe_export"
 #: bottom to top; a module may import its own layer and the ones below (shared helpers are below everything)
 LAYERS = [
-    {"", "errors", "_files", "_log", "_lazy", "_memory", "tensors", "sizes", "compare", "registry", "card", "io", "preprocess"},
+    {"", "errors", "_files", "_log", "_lazy", "_memory", "tensors", "sizes", "compare", "registry", "card", "io", "geometry", "preprocess"},
     {"models"},
     {"export"},
     {"calib"},
     {"precision"},
     {"trt"},
     {"runtime"},
+    {"predict"},
     {"bench"},
     {"doctor"},
     {"cli"},

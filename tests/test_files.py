@@ -72,3 +72,16 @@ def test_file_sha256_is_the_sha256_of_the_bytes_across_chunks(tmp_path):
     payload = os.urandom((1 << 20) + 7)  # more than one 1 MB chunk
     path.write_bytes(payload)
     assert file_sha256(path) == file_sha256(str(path)) == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_pending_file_keeps_the_suffix_and_appears_only_when_committed(tmp_path):
+    from zoe_export._files import PendingFile
+
+    pending = PendingFile(tmp_path / "v_depth.mp4", keep_suffix=True)
+    assert pending.path.suffix == ".mp4" and pending.path.name.startswith(".v_depth.mp4.")
+    pending.path.write_bytes(b"video")
+    assert not (tmp_path / "v_depth.mp4").exists()
+    assert pending.commit().read_bytes() == b"video" and sorted(p.name for p in tmp_path.iterdir()) == ["v_depth.mp4"]
+    other = PendingFile(tmp_path / "w.mp4", keep_suffix=True)
+    other.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v_depth.mp4"]

@@ -22,33 +22,50 @@ def current_umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, keep_suffix: bool = False) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it to ``path`` only on success.
 
     On any exception the temporary file is removed, so a failed write never leaves a partial
-    file behind (and never destroys an existing good one).
+    file behind (and never destroys an existing good one). ``keep_suffix``: the temporary name ends
+    in the target's suffix, for writers that choose the format by it (OpenCV's video writer).
     """
-    target = Path(path)
-    refuse_folder(target)
     with folders_removed_on_failure():
-        folder = make_folder(target.parent)
+        pending = PendingFile(path, keep_suffix)
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+            yield pending.path
+            pending.commit()
+        except BaseException:
+            pending.discard()
+            raise
+
+
+class PendingFile:
+    """A temporary file beside ``target`` for a writer that stays open (a video): :meth:`commit` renames it into
+    place, :meth:`discard` removes it. :func:`atomic_output` is the same for a block."""
+
+    def __init__(self, target: str | os.PathLike, keep_suffix: bool = False):
+        self.target = Path(target)
+        refuse_folder(self.target)
+        folder = make_folder(self.target.parent)
+        suffix = ".part" + (self.target.suffix if keep_suffix else "")
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=suffix, dir=folder)
         except OSError as exc:
             raise ZoeExportError(
-                f"cannot write {target}: {exc.strerror or exc}. Choose an output path in a writable folder."
+                f"cannot write {self.target}: {exc.strerror or exc}. Choose an output path in a writable folder."
             ) from exc
         os.close(fd)
-        tmp = Path(tmp_name)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
-        try:
-            yield tmp
-            refuse_folder(target)  # a folder made there meanwhile is not replaced
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
+        self.path = Path(name)
+        os.chmod(self.path, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
+
+    def commit(self) -> Path:
+        refuse_folder(self.target)  # a folder made there meanwhile is not replaced
+        os.replace(self.path, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
 
 def refuse_folder(target: Path, flag: str | None = None) -> None:

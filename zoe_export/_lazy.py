@@ -21,6 +21,7 @@ INSTALL = {
     "matplotlib": "pip install matplotlib",
     "cv2": "pip install opencv-python-headless (or 'zoe-export[video]')",
     "h5py": "pip install h5py",
+    "plyfile": "pip install plyfile",
     "polygraphy": "pip install 'zoe-export[trt]' --extra-index-url https://pypi.nvidia.com",
     "tensorrt": "pip install 'zoe-export[trt]' --extra-index-url https://pypi.nvidia.com (TensorRT and cuda-python "
                 "come from NVIDIA's index)",

@@ -367,9 +367,14 @@ def _run(fn: Callable[[np.ndarray], np.ndarray], batch: np.ndarray) -> np.ndarra
 
 def flip_average(fn: Callable[[np.ndarray], np.ndarray], batch: np.ndarray) -> np.ndarray:
     """(B, 1, H, W) depth of ``batch`` averaged with that of its mirror image (flipped back); one call of ``fn``."""
-    out = _run(fn, np.ascontiguousarray(np.concatenate([batch, batch[..., ::-1]], axis=0)))
-    count = len(batch)
-    return (out[:count] + out[count:][..., ::-1]) / 2
+    return mirror_average(_run(fn, np.ascontiguousarray(np.concatenate([batch, batch[..., ::-1]], axis=0))))
+
+
+def mirror_average(depth: np.ndarray) -> np.ndarray:
+    """(2B, 1, H, W) depth of B images followed by their mirror images -> (B, 1, H, W): each averaged with its
+    mirror's, flipped back."""
+    count = len(depth) // 2
+    return (depth[:count] + depth[count:][..., ::-1]) / 2
 
 
 def predict(

@@ -2,11 +2,9 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from zoe_export.cli.main import main
-from zoe_export.io import images
 
 
 def test_help_is_instant_and_needs_no_torch():
@@ -26,22 +24,6 @@ def test_subcommand_help_imports_no_heavy_module(argv):
             "file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
     assert "usage: zoe-export" in out.stdout and out.stderr.strip() == "[]"
-
-
-def test_predict_writes_depth_pictures_and_a_summary(tmp_path, capsys):
-    rgb = (np.random.default_rng(0).random((90, 120, 3)) * 255).astype(np.uint8)
-    images.write_image(tmp_path / "frame.png", rgb)
-    rc = main(["predict", "--variant", "test-N", "--random-weights", "--image", str(tmp_path / "frame.png"),
-               "--output", str(tmp_path / "out")])
-    assert rc == 0
-    summary = json.loads((tmp_path / "out" / "frame_summary.json").read_text())
-    assert summary["model"]["variant"] == "test-N" and summary["model"]["weights"] == "random"
-    depth = images.read_depth_png16(tmp_path / "out" / "frame_depth_mm.png")
-    assert depth.shape == (90, 120)
-    assert abs(float(np.median(depth)) - summary["depth_m"]["median"]) < 2e-3  # 1 mm quantisation
-    for name in ("frame_depth.png", "frame_panel.png", "frame_input.png"):
-        assert (tmp_path / "out" / name).stat().st_size > 0
-    assert "RANDOM" in capsys.readouterr().out
 
 
 @pytest.mark.slow

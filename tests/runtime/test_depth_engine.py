@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes.graphs import dynamic_graph
 
 from zoe_export import preprocess
 from zoe_export.errors import ZoeExportError
@@ -125,3 +126,18 @@ def test_uint8_model_input_is_clipped_not_wrapped():
     batch = np.array([-0.1, 0.5, 1.0, 1.2], np.float32).reshape(1, 1, 1, 4).repeat(3, axis=1)
     feed = DepthEngine.to_model_input(engine, batch)  # > 1 used to wrap around (1.2 -> 50)
     assert feed.shape == (1, 1, 4, 3) and feed[0, 0, :, 0].tolist() == [0, 128, 255, 255]
+
+
+
+def test_prepare_infer_finish_is_predict_in_three_steps(tiny_dynamic, tmp_path):
+    frames = [(np.random.default_rng(i).random((40 + 10 * i, 70, 3)) * 255).astype(np.uint8) for i in range(3)]
+    with DepthEngine(tiny_dynamic) as engine:
+        prepared = [engine.prepare(frame) for frame in frames]
+        assert len({p.key for p in prepared}) == 1 and prepared[0].rows.shape[0] == 2  # the frame and its mirror
+        outputs = engine.infer_prepared(prepared)  # one call for the three
+        for frame, p, output in zip(frames, prepared, outputs):
+            np.testing.assert_allclose(engine.finish(p, output), engine.predict(frame), rtol=1e-5, atol=1e-6)
+    with DepthEngine(dynamic_graph(tmp_path / "dyn.onnx", batch=None)) as engine:  # model size follows the frame
+        wide, square = engine.prepare(np.zeros((40, 90, 3), np.uint8)), engine.prepare(np.zeros((60, 60, 3), np.uint8))
+        with pytest.raises(ZoeExportError, match="group the frames by PreparedFrame.key"):
+            engine.infer_prepared([wide, square])

@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 
 from .args import add_common_args, add_model_args, load_model_from_args
-from .predict import add_predict_options, depth_pictures
+from .predict import add_predict_options
 from .reports import report_export
+
+
+#: the demo's names for its pictures in its summary (as before zoe-export predict wrote them)
+DEMO_NAMES = {"color": "depth_color", "mm16": "depth_png16_mm", "panel": "panel"}
 
 
 def add_parser(sub) -> None:
@@ -79,3 +85,66 @@ def _demo_export(model, image, torch_depth, out_dir: Path, stem: str, args) -> N
     images.write_image(out_dir / f"{stem}_onnx_parity.png", panel)
     print(f"parity   ONNX Runtime vs PyTorch on {stem}: REL {float(rel.mean()):.2e}, max {float(rel.max()):.2e}")
     print(f"wrote    {out_dir / f'{stem}_onnx_parity.png'}  (input | PyTorch | ONNX Runtime | error)")
+
+
+def depth_pictures(model, image, out_dir: Path, stem: str, args):
+    """PyTorch depth of ``image`` with the infer() recipe, written as pictures; returns the depth."""
+    args.fit = args.fit or model.provenance["fit"]
+    start = time.perf_counter()
+    depth = _predict(model, image, args)
+    _report(_write_outputs(out_dir, stem, image, depth, model.provenance, time.perf_counter() - start))
+    return depth
+
+
+def _predict(model, image, args):
+    import numpy as np
+
+    from .. import preprocess
+    from .._log import stage
+    from ..runtime import TensorSpec, TorchRunner
+
+    size = model.image_size
+    runs = "original + flipped" if args.flip else "one pass"
+    spec = TensorSpec("image", np.dtype(np.float32), (None, 3, *size))
+    with stage(f"running {model.provenance['variant']} at {size[0]}x{size[1]} ({runs})"), \
+            TorchRunner(model, [spec]) as runner:
+        run = lambda batch: runner.infer({"image": batch})["metric_depth"]  # noqa: E731
+        return preprocess.predict(run, image, size, fit=args.fit, pad_input=args.pad, flip=args.flip)
+
+
+def _write_outputs(out_dir: Path, stem: str, image, depth, provenance: dict, seconds: float) -> dict:
+    import numpy as np
+
+    from .._files import atomic_output, make_folder
+    from ..io import images
+    from ..predict.outputs import FRAME_FILES, CloudOptions, write_frame
+
+    make_folder(out_dir)
+    files = {"input": out_dir / f"{stem}_input.png"}
+    images.write_image(files["input"], image)
+    pictures = {kind: out_dir / f"{stem}{FRAME_FILES[kind]}" for kind in ("color", "mm16", "panel")}
+    write_frame(pictures, image, depth, CloudOptions())
+    files.update({DEMO_NAMES[kind]: path for kind, path in pictures.items()})
+    files["summary"] = out_dir / f"{stem}_summary.json"
+    finite = depth[np.isfinite(depth)]
+    summary = {
+        "model": provenance,
+        "image_size": list(depth.shape),
+        "seconds": round(seconds, 2),
+        "depth_m": {q: float(np.percentile(finite, p)) for q, p in (("min", 0), ("median", 50), ("max", 100))},
+        "files": {k: str(v) for k, v in files.items()},
+    }
+    with atomic_output(files["summary"]) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _report(summary: dict) -> None:
+    m, d = summary["model"], summary["depth_m"]
+    weights = (f"RANDOM (seed {m['seed']}) - depth is meaningless" if m["weights"] == "random"
+               else m.get("checkpoint", m["weights"]))
+    print(f"model    {m['variant']} at {m['height']}x{m['width']}, weights: {weights}")
+    print(f"depth    min {d['min']:.3f} m, median {d['median']:.3f} m, max {d['max']:.3f} m "
+          f"over {summary['image_size'][0]}x{summary['image_size'][1]} pixels, {summary['seconds']:.1f} s")
+    for name, path in summary["files"].items():
+        print(f"wrote    {path}  ({name})")

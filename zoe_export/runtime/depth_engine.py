@@ -119,6 +119,10 @@ def resolve_options(card: ModelCard, fit: str | None = None, pad_input: bool | N
         fit = fit or ("minimal" if card.dynamic_size else card.fit)
         if fit not in FITS:
             raise ZoeExportError(f"{option('--fit', 'fit=')} {fit!r}: choose one of {', '.join(FITS)}.")
+        if fit == "minimal" and not card.dynamic_size:
+            raise ZoeExportError(f"{option('--fit', 'fit=')} minimal runs each frame at its own keep-aspect size, and "
+                                 f"this graph takes {format_size(card.size)} only: use stretch or letterbox, or "
+                                 f"export with {option('--dynamic-size', 'dynamic_size=')}.")
         return fit, True if pad_input is None else bool(pad_input), True if flip is None else bool(flip)
     export = "zoe-export onnx --io frame"
     if flip is not None and bool(flip) != card.flip:
@@ -153,6 +157,28 @@ def plan_frame(card: ModelCard, height: int, width: int, fit: str, pad_input: bo
         size = card.size
     card.check_model_size(size, f"a {format_size(frame)} frame's model size")
     return FramePlan("host", frame, size, fit, pad_input, flip)
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """One frame made ready by :meth:`DepthEngine.prepare`: the model inputs it needs and how its depth maps back."""
+
+    plan: FramePlan
+    #: host path: float32 (1 or 2, 3, h, w), the frame and (flip) its mirror image; frame graph: uint8 (1, H, W, 3)
+    rows: np.ndarray
+    prepared: preprocess.Prepared | None  # host path: what restore() needs; None for a frame graph
+
+    @property
+    def key(self) -> tuple:
+        """Frames with equal keys can share one backend call (same input size and type)."""
+        return self.rows.dtype.str, self.rows.shape[1:]
+
+
+def _rgb_array(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        preprocess.to_float_rgb(image)  # raises, saying what the shape looks like (RGBA, CHW, grayscale)
+    return image
 
 
 class _StageClock:
@@ -236,46 +262,110 @@ class DepthEngine:
         """HxWx3 RGB (uint8, uint16 or float in [0, 1]) -> HxW float32 depth in metres at the image's size.
 
         ``timings``: a dict that receives the seconds of each stage of this call (preprocess, compute =
-        the model calls, postprocess)."""
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3:
-            preprocess.to_float_rgb(image)  # raises, saying what the shape looks like (RGBA, CHW, grayscale)
+        the model calls, postprocess). The same as :meth:`prepare`, :meth:`infer_prepared` and :meth:`finish`
+        in a row; a pipeline runs those three in different threads."""
+        image = _rgb_array(image)
         plan = self.plan(*image.shape[:2])  # every size checked before anything runs
         self.runner.activate()
         clock = _StageClock()
-        if plan.path == "frame graph":
-            frame = image if image.dtype == np.uint8 else preprocess.to_uint8(preprocess.to_float_rgb(image), "hwc")
-            depth = clock.wrap(self._infer_frame)(frame)
-        else:
-            fit = "letterbox" if plan.fit == "letterbox" else "stretch"  # to the planned size: "minimal" chose it
-            depth = preprocess.predict(clock.wrap(self.infer_batch), image, plan.model_size, fit=fit,
-                                       pad_input=plan.pad_input, flip=plan.flip)
+        frame = self._prepare(image, plan)
+        output = clock.wrap(lambda f: self.infer_prepared([f])[0])(frame)
+        depth = self.finish(frame, output)
         if timings is not None:
             timings.update(clock.stages())
         return depth
 
-    def _infer_frame(self, frame: np.ndarray) -> np.ndarray:
-        """uint8 HxWx3 -> the frame graph's [H, W] depth (a fixed batch larger than 1 gets copies of the frame)."""
-        feed = np.ascontiguousarray(frame)[None]
-        if self.model.batch not in (None, 1):
-            feed = np.repeat(feed, self.model.batch, axis=0)
-        depth = self.runner.infer({self.model.input_name: feed})["metric_depth"]
-        if depth.ndim != 3 or depth.shape[1:] != frame.shape[:2]:
-            raise ZoeExportError(f"the frame graph returned depth of shape {list(depth.shape)} for a "
-                                 f"{format_size(frame.shape[:2])} frame; expected [N, H, W] at the frame's size.")
-        return np.ascontiguousarray(depth[0], dtype=np.float32)
+    def prepare(self, image: np.ndarray) -> "PreparedFrame":
+        """The preprocessing of :meth:`predict` alone (numpy only, safe in worker threads): the model input rows
+        of one frame, checked against the graph's sizes."""
+        image = _rgb_array(image)
+        return self._prepare(image, self.plan(*image.shape[:2]))
+
+    def _prepare(self, image: np.ndarray, plan: FramePlan) -> "PreparedFrame":
+        if plan.path == "frame graph":
+            frame = image if image.dtype == np.uint8 else preprocess.to_uint8(preprocess.to_float_rgb(image), "hwc")
+            return PreparedFrame(plan, np.ascontiguousarray(frame)[None], None)
+        fit = "letterbox" if plan.fit == "letterbox" else "stretch"  # to the planned size: "minimal" chose it
+        prepared = preprocess.prepare(image, plan.model_size, fit=fit, pad_input=plan.pad_input)
+        rows = prepared.batch
+        if plan.flip:  # the frame and its mirror image in one call, averaged in finish()
+            rows = np.ascontiguousarray(np.concatenate([rows, rows[..., ::-1]]))
+        return PreparedFrame(plan, rows, prepared)
+
+    def infer_prepared(self, frames: "list[PreparedFrame]") -> list[np.ndarray]:
+        """One backend call for prepared frames of one :attr:`PreparedFrame.key` (a fixed batch: several calls, the
+        last filled up with copies); each frame's raw model output, in order."""
+        if not frames:
+            return []
+        if len({frame.key for frame in frames}) > 1:
+            raise ZoeExportError("infer_prepared() runs frames of one model input size together; group the frames "
+                                 "by PreparedFrame.key.")
+        rows = frames[0].rows if len(frames) == 1 else np.concatenate([frame.rows for frame in frames])
+        self.runner.activate()
+        if not self.is_frame_graph:
+            rows = self.to_model_input(rows)
+        outputs = self._infer_rows(rows, fill=True)
+        ends = np.cumsum([len(frame.rows) for frame in frames])
+        return [outputs[end - len(frame.rows):end] for frame, end in zip(frames, ends)]
+
+    def finish(self, frame: "PreparedFrame", output: np.ndarray) -> np.ndarray:
+        """The postprocessing of :meth:`predict` alone: a frame's model output -> HxW float32 metres at its size."""
+        output = np.asarray(output, dtype=np.float32)
+        if frame.prepared is None:  # a frame graph: depth at the frame's size already
+            expected = (1, *frame.plan.frame)
+            if output.shape != expected:
+                raise ZoeExportError(f"the frame graph returned depth of shape {list(output.shape)} for a "
+                                     f"{format_size(frame.plan.frame)} frame; expected {list(expected)}.")
+            return np.ascontiguousarray(output[0])
+        expected = (len(frame.rows), 1, *frame.rows.shape[2:])
+        if output.shape != expected:
+            raise ZoeExportError(f"the backend returned depth of shape {list(output.shape)}, expected "
+                                 f"{list(expected)}: the graph must map (B, 3, H, W) inputs to (B, 1, H, W) depth.")
+        depth = preprocess.mirror_average(output) if frame.plan.flip else output
+        return preprocess.restore(depth[0], frame.prepared)
 
     def infer_batch(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3, H, W) float32 in [0, 1] -> (B, 1, H, W) metric depth, in the model's input format and batch."""
         self.check_batch(batch)
         self.runner.activate()
-        feeds = self.to_model_input(batch)
-        step = self.model.batch or len(feeds)
-        if len(feeds) % step:
+        return self._infer_rows(self.to_model_input(batch), fill=False)
+
+    def _infer_rows(self, feeds: np.ndarray, fill: bool) -> np.ndarray:
+        """Model inputs -> depth, in calls of the graph's fixed batch (``fill``: the last one filled up with copies
+        of its last input, else a batch that does not split is refused) or of an engine profile's largest batch."""
+        step = self.model.batch or (self.model.batch_profile or (0, 0, len(feeds)))[2]
+        if len(feeds) % step and not fill:
             raise ZoeExportError(f"batch of {len(feeds)} does not split into the model's fixed batch of {step}; "
                                  f"export with {option('--dynamic-batch', 'batch=None')}, or pass flip=False.")
-        return np.concatenate([self.runner.infer({self.model.input_name: feeds[i:i + step]})["metric_depth"]
-                               for i in range(0, len(feeds), step)])
+        depths = []
+        for start in range(0, len(feeds), step):
+            chunk = feeds[start:start + step]
+            count = len(chunk)
+            if count < step and self.model.batch:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], step - count, axis=0)])
+            depths.append(self.runner.infer({self.model.input_name: chunk})["metric_depth"][:count])
+        return depths[0] if len(depths) == 1 else np.concatenate(depths)
+
+    def rows_per_frame(self) -> int:
+        """Model inputs per frame: 2 where the host averages a frame with its mirror image, else 1."""
+        return 2 if self.flip and not self.is_frame_graph else 1
+
+    def check_frames_per_call(self, frames: int, flag: str = "--batch") -> None:
+        """Raise unless ``frames`` frames per backend call suit the graph's batch (one line, the fix)."""
+        rows = frames * self.rows_per_frame()
+        with_flip = f" ({rows} inputs: each frame and its mirror image)" if rows != frames else ""
+        what = f"{option(flag, 'batch=')} {frames} puts {frames} frame{'s' * (frames > 1)} in each call{with_flip}"
+        fixed = self.model.batch
+        if fixed is not None and frames > 1 and rows != fixed:
+            fits = fixed // self.rows_per_frame()
+            fix = f"pass {option(flag, 'batch=')} {fits}" if fits > 1 and fixed % self.rows_per_frame() == 0 else \
+                f"pass {option(flag, 'batch=')} 1"
+            raise ZoeExportError(f"{what}, and this graph has a fixed batch of {fixed}: {fix}, or export with "
+                                 f"{option('--dynamic-batch', 'batch=None')}.")
+        profile = self.model.batch_profile
+        if profile is not None and rows > profile[2]:
+            raise ZoeExportError(f"{what}, and this engine's batch profile ends at {profile[2]}: pass a smaller "
+                                 f"{option(flag, 'batch=')}, or rebuild it with a larger batch profile.")
 
     def check_batch(self, batch: np.ndarray) -> None:
         """Raise unless ``batch`` is (B, 3, H, W) float RGB at a model size the graph takes (one message, the fix)."""
