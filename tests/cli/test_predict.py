@@ -144,3 +144,10 @@ def test_numbers_out_of_range_are_refused_by_the_parser(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["predict", "x.png", "--onnx", "m.onnx", *argv])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_ignored_option_says_so(graphs, tmp_path, capsys):
+    rc = main(["predict", str(_photo(tmp_path / "a.png")), "--onnx", str(graphs["frame"]), "--save", "npy",
+               "--fov", "60", "--output", str(tmp_path / "out"), "--no-progress"])
+    assert rc == 0 and "--fov is ignored: add ply or mesh to --save" in capsys.readouterr().err
+

@@ -134,6 +134,10 @@ def _check_backend(args: argparse.Namespace) -> str:
         what = " and ".join(named) if named else "none"
         raise ZoeExportError(f"name one backend: --onnx M.onnx, --engine E.engine, or --variant V with --checkpoint "
                              f"F or --random-weights (got {what}).")
+    if named[0] != "--onnx" and args.provider != "cpu":
+        from .._log import log
+
+        log.warning("--provider is ignored: it chooses ONNX Runtime's provider for --onnx.")
     if named[0] == "--variant":
         from ..models import get_variant
 

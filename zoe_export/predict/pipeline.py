@@ -401,9 +401,7 @@ class _Run:
         except Exception as exc:  # one frame's failure is recorded; the run goes on
             if leader:
                 video.set_range(None)
-            if video is not None:
-                video.put(frame.index, None)
-            self._frame_failed(frame, _message(exc), counted=True)
+            self._frame_failed(frame, _message(exc))
             return
         finally:
             self.backlog.release()
@@ -412,12 +410,13 @@ class _Run:
         self._progress()
         self._finish(record)
 
-    def _frame_failed(self, frame: _Frame, message: str, counted: bool = False) -> None:
+    def _frame_failed(self, frame: _Frame, message: str) -> None:
         record = frame.record
         where = "" if record.source.kind == "image" else f"frame {frame.index}: "
         record.error(where + message)
-        if record.video is not None and not counted:
-            record.video.put(frame.index, None)
+        if record.video is not None:
+            with contextlib.suppress(Exception):  # a video that cannot be written has said so for this frame
+                record.video.put(frame.index, None)  # a black frame keeps the timing
         with record.lock:
             record.failed_frames += 1
             record.in_flight -= 1
