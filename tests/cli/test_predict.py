@@ -110,7 +110,7 @@ def test_some_inputs_failing_exits_3_with_the_rest_written(graphs, tmp_path, cap
     (["{empty}", "--onnx", "{frame}"], "nothing to read: {empty}: folder has no images or videos"),
     (["{broken}", "--onnx", "{frame}"], "no input could be read: {broken}: {broken} is not an image Pillow can read"),
     (["{photo}", "--onnx", "{fixed}", "--batch", "4"], "this graph has a fixed batch of 1: pass --batch 1"),
-    (["{photo}", "--onnx", "{frame}", "--save", "ply", "--fx", "80", "--fy", "80", "--cx", "900", "--cy", "30"],
+    (["{photo}", "--onnx", "{frame}", "--save", "mm16,ply", "--fx", "80", "--fy", "80", "--cx", "900", "--cy", "30"],
      "principal point (900, 30) lies outside the 60x90 (HxW) image"),
     (["{photo}", "--onnx", "{frame}", "--output", "{photo}"], "is a file, and this output is a folder"),
     (["{photo}", "--onnx", "{static}", "--fit", "minimal"],

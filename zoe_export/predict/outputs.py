@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import geometry
 from .._files import PendingFile, atomic_output
 from ..errors import ZoeExportError, option
 from ..io import images
@@ -83,17 +84,15 @@ class Layout:
 class CloudOptions:
     """How point clouds and meshes are made: the camera (None: the official field of view, warned once) and filters."""
 
-    camera: object | None = None  # zoe_export.geometry.Camera
+    camera: geometry.Camera | None = None
     fov_deg: float | None = None
     max_depth: float | None = None
     drop_edges: bool = False
 
-    def camera_for(self, height: int, width: int):
-        from ..geometry import DEFAULT_FOV_DEG, Camera
-
+    def camera_for(self, height: int, width: int) -> geometry.Camera:
         if self.camera is not None:
             return self.camera.for_image(height, width)
-        return Camera.from_fov(height, width, self.fov_deg or DEFAULT_FOV_DEG)
+        return geometry.Camera.from_fov(height, width, self.fov_deg or geometry.DEFAULT_FOV_DEG)
 
 
 def write_frame(paths: dict[str, Path], rgb: np.ndarray, depth: np.ndarray, cloud: CloudOptions,
@@ -102,6 +101,8 @@ def write_frame(paths: dict[str, Path], rgb: np.ndarray, depth: np.ndarray, clou
 
     ``colour``: the frame's colour depth when the caller made it already (a video's, in its fixed range)."""
     written = {}
+    # the camera first: intrinsics that contradict the frame fail it before any of its files is written
+    camera = cloud.camera_for(*depth.shape) if {"ply", "mesh"} & set(paths) else None
     if ("color" in paths or "panel" in paths) and colour is None:
         colour = images.colorize_depth(depth)
     for kind, path in paths.items():
@@ -114,22 +115,14 @@ def write_frame(paths: dict[str, Path], rgb: np.ndarray, depth: np.ndarray, clou
                 np.save(f, np.asarray(depth, dtype=np.float32))
         elif kind == "panel":
             images.write_image(path, images.side_by_side([rgb, colour], ["input", "metric depth"]), images.FAST_PNG)
-        elif kind in ("ply", "mesh"):
-            _write_geometry(kind, path, rgb, depth, cloud)
+        elif kind == "ply":
+            points = geometry.point_cloud(depth, rgb, camera, max_depth=cloud.max_depth, drop_edges=cloud.drop_edges)
+            geometry.write_point_cloud(path, points)
+        elif kind == "mesh":
+            mesh = geometry.depth_mesh(depth, rgb, camera, cut_edges=True, max_depth=cloud.max_depth)
+            geometry.write_mesh(path, mesh)
         written[kind] = str(path)
     return written
-
-
-def _write_geometry(kind: str, path: Path, rgb: np.ndarray, depth: np.ndarray, cloud: CloudOptions) -> None:
-    from .. import geometry
-
-    camera = cloud.camera_for(*depth.shape)
-    if kind == "ply":
-        points = geometry.point_cloud(depth, rgb, camera, max_depth=cloud.max_depth, drop_edges=cloud.drop_edges)
-        geometry.write_point_cloud(path, points)
-    else:
-        mesh = geometry.depth_mesh(depth, rgb, camera, cut_edges=True, max_depth=cloud.max_depth)
-        geometry.write_mesh(path, mesh)
 
 
 class VideoSink:
