@@ -67,6 +67,7 @@ def test_a_mixed_list_through_an_onnx_graph_with_point_clouds(graphs, tmp_path, 
     assert rc == 0
     summary = json.loads((out / "predict_summary.json").read_text())
     assert [(r["name"], r["status"], r["frames"]) for r in summary["inputs"]] == [("room", "ok", 1), ("walk", "ok", 4)]
+    assert all(0 < r["seconds"] <= summary["seconds"] for r in summary["inputs"])
     assert set(summary["stages_s"]) == {"decode", "preprocess", "compute", "postprocess", "encode"}
     assert summary["frames_per_s"] > 0 and summary["compute_frames_per_s"] >= summary["frames_per_s"]
     assert (out / "walk_depth.mp4").is_file() and len(list((out / "walk").glob("*[0-9].ply"))) == 4

@@ -73,6 +73,8 @@ class SourceRecord:
     outputs: dict[str, str] = field(default_factory=dict)  # an image's files, or a video's depth video
     depth_m: dict[str, float] = field(default_factory=dict)  # an image's min / median / max
     video: VideoSink | None = None
+    started: float | None = None  # perf_counter when it was opened
+    seconds: float | None = None  # from opening it to its last frame written
     # bookkeeping between the threads
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0
@@ -90,6 +92,8 @@ class SourceRecord:
     def as_dict(self) -> dict:
         data = {"input": self.source.location, "kind": self.source.kind, "name": str(self.source.name),
                 "status": self.status, "frames": self.frames, "failed_frames": self.failed_frames}
+        if self.seconds is not None:
+            data["seconds"] = round(self.seconds, 3)
         for key in ("existing_frames", "expected", "fps", "truncated", "interrupted"):
             value = getattr(self, key)
             if value:
@@ -311,6 +315,7 @@ class _Run:
         if self.options.skip_existing and self._complete(record):
             record.status = "skipped"
             return
+        record.started = time.perf_counter()
         try:
             with self.clock.stage("decode"):  # an image is decoded when it is opened
                 reader = open_source(source)
@@ -437,6 +442,8 @@ class _Run:
             if record.finished or (not force and (not record.ended or record.in_flight)):
                 return
             record.finished = True
+            if record.started is not None:
+                record.seconds = time.perf_counter() - record.started
             interrupted = record.interrupted or (force and (not record.ended or record.in_flight > 0))
             record.interrupted = interrupted
         if record.video is not None:
