@@ -60,9 +60,13 @@ class Layout:
     def frame_kinds(self, source: Source) -> tuple[str, ...]:
         return tuple(k for k in self.kinds(source) if k != "video")
 
+    def stem(self, source: Source) -> Path:
+        """OUT/<name>: an image's outputs are named after it, a video's frames go in it (a folder)."""
+        return self.root / Path(*source.name.parts)
+
     def frame_stem(self, source: Source, index: int) -> Path:
-        name = Path(*source.name.parts)
-        return self.root / name if source.kind == "image" else self.root / name / f"frame_{index:06d}"
+        stem = self.stem(source)
+        return stem if source.kind == "image" else stem / f"frame_{index:06d}"
 
     def frame_paths(self, source: Source, index: int) -> dict[str, Path]:
         stem = self.frame_stem(source, index)
@@ -71,8 +75,8 @@ class Layout:
     def video_path(self, source: Source) -> Path | None:
         if "video" not in self.kinds(source):
             return None
-        name = Path(*source.name.parts)
-        return self.root / name.with_name(name.name + "_depth" + VIDEO_SUFFIX)
+        stem = self.stem(source)
+        return stem.with_name(stem.name + "_depth" + VIDEO_SUFFIX)
 
     def done(self, source: Source, index: int) -> bool:
         """Whether every per-frame file of this frame exists (``--skip-existing``)."""

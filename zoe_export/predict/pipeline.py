@@ -37,6 +37,11 @@ STAGES = ("decode", "preprocess", "compute", "postprocess", "encode")
 _MAX_ERRORS = 5  # errors kept per input (the count says how many more)
 
 
+def default_threads() -> int:
+    """Threads for each of preprocessing and writing: half the cores (the backend has the rest), 2 to 8."""
+    return max(2, min(8, (os.cpu_count() or 2) // 2))
+
+
 @dataclass(frozen=True)
 class PredictOptions:
     """How a run goes: where outputs go and which (``layout``), frames per backend call, point clouds, resuming."""
@@ -46,14 +51,9 @@ class PredictOptions:
     cloud: CloudOptions = field(default_factory=CloudOptions)
     skip_existing: bool = False
     max_frames: int | None = None  # per input (a live stream runs until stopped otherwise)
-    workers: int = field(default_factory=lambda: default_threads())  # preprocessing threads
-    writers: int = field(default_factory=lambda: default_threads())  # postprocessing and encoding threads
+    workers: int = field(default_factory=default_threads)  # preprocessing threads
+    writers: int = field(default_factory=default_threads)  # postprocessing and encoding threads
     progress: bool = True
-
-
-def default_threads() -> int:
-    """Threads for each of preprocessing and writing: half the cores (the backend has the rest), 2 to 8."""
-    return max(2, min(8, (os.cpu_count() or 2) // 2))
 
 
 @dataclass
