@@ -10,7 +10,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
-EXTRAS ?= cpu,dev,modelopt,video
+EXTRAS ?= cpu,dev,modelopt,video,openvino
 DEMO_OUT ?= demo_out
 
 BIN := $(VENV)/bin

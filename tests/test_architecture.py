@@ -15,7 +15,7 @@ LAYERS = [
     {"export"},
     {"calib"},
     {"precision"},
-    {"trt"},
+    {"trt", "openvino"},
     {"runtime"},
     {"predict"},
     {"bench"},

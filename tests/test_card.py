@@ -19,7 +19,7 @@ INT8 = ModelCard(
     depth_range=(1e-3, 80.0), max_depth=40.0, domain="kitti", outputs=("metric_depth", "domain_logits"),
     precision="int8", source_precision="fp32", fp16_islands=("layer_norm", "attractors"), high_precision="fp16",
     int8_groups=("mlp", "attention"), int8_budget_rel=0.01, calibration=Calibration("abc123", "entropy"),
-    converter="ONNX Runtime QDQ quantizer", measured_rel=0.004, reference="PyTorch (FP32)",
+    converter="ONNX Runtime QDQ quantizer", measured_rel=0.004, reference="PyTorch (FP32)", measured_on="openvino:bf16",
     weights=Weights("checkpoint", "f" * 64), opset=18, versions={"zoe_export": "0.1.0", "tensorrt": "10.13.2.6"})
 
 
@@ -62,7 +62,20 @@ def test_version_1_graph_metadata_still_loads():
     assert (card.variant, card.head, card.size, card.batch, card.precision) == ("M12-K", "K", (384, 768), 1, "fp16")
     assert card.depth_range == (0.001, 80.0) and card.max_depth == 80.0 and card.domain is None
     assert card.weights == Weights("random", None, 0) and card.fp16_islands == ("layer_norm", "attractors")
-    assert card.measured_rel == pytest.approx(1.234e-4)
+    assert card.measured_rel == pytest.approx(1.234e-4) and card.measured_on is None  # not recorded then
+
+
+def test_where_the_figure_was_measured_round_trips_and_cards_without_it_still_load():
+    meta = INT8.to_metadata()
+    assert meta["measured_on"] == "openvino:bf16" and INT8.to_dict()["measured_on"] == "openvino:bf16"
+    assert ModelCard.from_metadata(meta).measured_on == "openvino:bf16"
+    unknown = INT8.with_changes(measured_on=None)
+    assert "measured_on" not in unknown.to_metadata()  # like every unset fact: no key
+    del meta["measured_on"]  # a graph converted before zoe-export recorded it
+    assert ModelCard.from_metadata(meta) == unknown
+    data = INT8.to_dict()
+    del data["measured_on"]  # an older .onnx.json manifest
+    assert ModelCard.from_dict(data) == unknown
 
 
 def test_version_1_engine_manifest_still_loads_or_names_the_rebuild():

@@ -12,7 +12,9 @@ Cards written before card version 2 (zoe-export 0.1 graphs and engine manifests)
 graph's metadata had the same keys; an engine manifest's ``model`` and ``islands`` sections are
 read together, and what they lack is named with the command that rewrites the file. Card version 3
 added the sizes of dynamic-size graphs, engines' size profiles and frame graphs (``io``, ``flip``,
-``frame_size``); cards of version 2 read as fixed-size model graphs, which is what they were.
+``frame_size``); cards of version 2 read as fixed-size model graphs, which is what they were. Optional
+facts added since (``measured_on``: where a converted graph's ``measured_rel`` was measured) read as
+unknown (None) from cards that lack them, with no new version.
 """
 from __future__ import annotations
 
@@ -83,6 +85,8 @@ class ModelCard:
     converter: str | None = None
     measured_rel: float | None = None  # REL of this precision against ``reference``
     reference: str | None = None  # what the precision was measured against
+    #: where ``measured_rel`` was measured: onnxruntime (FP16's and INT8's emulation), openvino:f32, openvino:bf16
+    measured_on: str | None = None
     weights: Weights = field(default_factory=Weights)
     opset: int | None = None
     versions: dict[str, str] = field(default_factory=dict)  # zoe_export, torch, onnx (and tensorrt in engines)
@@ -201,6 +205,7 @@ class ModelCard:
             "calibration_method": (self.calibration.method or "") if self.calibration else "",
             "measured_rel": "" if self.measured_rel is None else f"{self.measured_rel:.3e}",
             "reference": self.reference or "",
+            "measured_on": self.measured_on or "",
         }
         if self.versions.get("tensorrt"):
             meta["tensorrt_version"] = self.versions["tensorrt"]
@@ -250,7 +255,7 @@ class ModelCard:
             fp16_islands=_names(get("fp16_islands")), high_precision=get("high_precision"),
             int8_groups=_names(get("int8_groups")), int8_budget_rel=number("int8_budget_rel"),
             calibration=calibration, converter=get("converter"), measured_rel=number("measured_rel"),
-            reference=get("reference"),
+            reference=get("reference"), measured_on=get("measured_on"),
             weights=Weights(get("weights", "checkpoint"), get("checkpoint_sha256"),
                             None if not get("random_seed") else _int(meta["random_seed"], "random_seed", where, fix)),
             opset=None if not get("opset") else _int(meta["opset"], "opset", where, fix),

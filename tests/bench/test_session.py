@@ -32,8 +32,8 @@ def test_an_interleaved_run_with_parity(tiny_dynamic, tiny_converted, tmp_path):
     assert q["parity"]["overall"]["rel"] > fp32["parity"]["overall"]["rel"]
     assert all((tmp_path / p).is_file() for p in fp32["parity"]["pictures"]) and len(fp32["parity"]["pictures"]) == 2
     assert base["parity"] is None  # the reference itself
-    assert [(g["metric"], g["comparison"], g["value"]) for g in result["goals"]] == [("ratio", "<=", 1.0),
-                                                                                      ("speedup", ">=", 2.5)]
+    assert [(g["metric"], g["comparison"], g["value"]) for g in result["goals"]] == [
+        ("ratio", "<=", 1.0), ("speedup", ">=", 2.5), ("speedup", ">=", 4.0), ("speedup", ">=", 4.0)]  # CPU: b1, b2
     assert result["failures"] == [] and len(result["warnings"]) == 1  # the skipped batch, said in the console too
     assert result["warnings"][0].startswith(f"SKIPPED {q['name']} batch 2: the graph has a fixed batch of 1")
 
@@ -135,6 +135,29 @@ def test_goals():
     assert g["met"]
     (g,) = goals(_result("onnxruntime", "int8", 0.25, {"passed": False}))
     assert not g["met"]  # fast but outside its budget
+
+
+def _cpu_run(*backends):
+    """A CPU run at batch 1: torch FP32 at 1 image/s, then (name, images/s, REL, delta1) per backend."""
+    base = {"name": "torch fp32 cpu", "kind": "torch", "precision": "fp32", "device": "cpu",
+            "batches": {"1": {"images_per_s": 1.0}}}
+    others = [{"name": name, "kind": "openvino", "precision": "bf16", "device": "cpu",
+               "batches": {"1": {"images_per_s": rate, "ratio_to_base": 1 / rate}},
+               "parity": {"overall": {"rel": rel, "delta1": delta1}, "passed": True}}
+              for name, rate, rel, delta1 in backends]
+    return {"backends": [base, *others]}
+
+
+def test_the_cpu_goal_is_the_fastest_backend_within_the_accuracy_bounds():
+    (g,) = goals(_cpu_run(("fast but off", 9.0, 5e-3, 1.0), ("bf16", 4.5, 6e-4, 1.0), ("f32", 2.0, 1e-7, 1.0)))
+    assert g["met"] and g["measured"] == 4.5 and "bf16" in g["what"] and "REL 6.00e-04" in g["what"]
+    (g,) = goals(_cpu_run(("bf16", 3.0, 6e-4, 1.0), ("blurry", 9.0, 1e-4, 0.99)))
+    assert not g["met"] and g["measured"] == 3.0  # missed: the faster one fails delta1
+    (g,) = goals(_cpu_run(("off", 9.0, 5e-3, 1.0)))
+    assert not g["met"] and "no backend is within the accuracy bounds" in g["what"]
+    run = _cpu_run(("bf16", 4.5, 6e-4, 1.0))
+    run["backends"][1]["parity"] = None
+    assert goals(run) == []  # not measured without --parity
 
 
 def test_options_are_checked():

@@ -29,8 +29,38 @@ def test_backends_in_the_order_given_with_report_files(tiny_onnx, tmp_path, caps
     assert "vs base" in out.out and "PASS" in out.out and "wrote" in out.out
 
 
+@pytest.mark.slow
+def test_openvino_runs_an_onnx_graph_in_each_precision_asked_with_parity(tiny_onnx, tmp_path, capsys):
+    pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'zoe-export[openvino]')")
+    from zoe_export.openvino import cpu_info
+
+    precisions = "f32,bf16" if cpu_info().supports("bf16") else "f32"
+    code, out = _run(["--torch", "--variant", "test-N", "--random-weights", "--openvino", str(tiny_onnx("test-N")),
+                      "--ov-precision", precisions, "--iters", "2", "--parity", "--profile", "--output",
+                      str(tmp_path)], capsys)
+    assert code == 0, out.err
+    result = json.loads((tmp_path / "result.json").read_text())
+    runs = {b["name"]: b for b in result["backends"][1:]}
+    assert [b["inference_precision"] for b in runs.values()] == precisions.split(",")
+    f32 = runs["openvino f32 cpu (test-N.onnx)"] if "openvino f32 cpu (test-N.onnx)" in runs else None
+    assert f32 is not None and f32["precision"] == "fp32" and f32["parity"]["passed"] is True
+    assert f32["parity"]["overall"]["rel"] < 1e-5 and f32["profile"]["file"].endswith(".csv")
+    if "bf16" in precisions:
+        bf16 = runs["openvino bf16 cpu (test-N.onnx)"]  # judged by bf16's own bound
+        assert bf16["precision"] == "bf16" and bf16["parity"]["bound"]["max_rel"] == 2e-3
+        assert bf16["parity"]["passed"] and 1e-5 < bf16["parity"]["overall"]["rel"]
+    assert any("best CPU path at batch 1" in g["what"] for g in result["goals"])
+
+
+def test_an_unknown_openvino_precision_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--openvino", "m.onnx", "--ov-precision", "f32,fp8"])
+    assert exit_.value.code == 2 and "'f32,fp8': give f32, bf16, default or several" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "name at least one backend"),
+    (["--openvino", "m.engine"], "the OpenVINO backend opens .xml, .onnx files"),
     (["--torch"], "--torch needs --variant"),
     (["--torch", "--variant", "test-N", "--random-weights", "--amp"], "--torch amp needs --device cuda"),
     (["--torch", "bf16", "--variant", "test-N"], "choose one of fp32, amp, compile"),

@@ -85,6 +85,20 @@ def test_a_mixed_list_through_an_onnx_graph_with_point_clouds(graphs, tmp_path, 
     assert "no camera given" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("graph", ["frame", "static"])
+def test_openvino_runs_the_same_depth_as_onnx_runtime(graph, graphs, tmp_path, capsys):
+    pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'zoe-export[openvino]')")
+    _photo(tmp_path / "room.png")
+    for flag, out in (("--onnx", "ort"), ("--openvino", "ov")):
+        assert main(["predict", str(tmp_path / "room.png"), flag, str(graphs[graph]), "--save", "npy", "--output",
+                     str(tmp_path / out), "--no-progress"]) == 0
+    assert "on openvino (f32)" in capsys.readouterr().out  # what the compiled model computes in, said
+    ort, ov = (np.load(tmp_path / out / "room_depth.npy") for out in ("ort", "ov"))
+    np.testing.assert_allclose(ov, ort, rtol=1e-5)
+    summary = json.loads((tmp_path / "ov" / "predict_summary.json").read_text())
+    assert summary["backend"] == "openvino"
+
+
 def test_some_inputs_failing_exits_3_with_the_rest_written(graphs, tmp_path, capsys):
     _photo(tmp_path / "in" / "good.png")
     (tmp_path / "in" / "bad.jpg").write_bytes(b"\xff\xd8 truncated")

@@ -21,8 +21,10 @@ def test_files_find_their_backend_by_suffix(tmp_path):
     assert backend_for("e.engine").name == backend_for("E.PLAN").name == "tensorrt"
     with pytest.raises(ZoeExportError, match=r"no backend opens \.pt; give one of \.onnx \(ONNX Runtime\)"):
         backend_for(tmp_path / "m.pt")
-    with pytest.raises(ZoeExportError, match="backend 'openvino': choose one of torch, onnxruntime, tensorrt"):
-        get_backend("openvino")
+    assert backend_for("m.xml").name == "openvino"  # an OpenVINO IR; .onnx goes to OpenVINO only when named for it
+    assert get_backend("openvino").opens_file("m.onnx") and not get_backend("onnxruntime").opens_file("m.xml")
+    with pytest.raises(ZoeExportError, match="backend 'coreml': choose one of torch, onnxruntime, tensorrt, openvino"):
+        get_backend("coreml")
 
 
 def test_a_suffix_belongs_to_one_backend():

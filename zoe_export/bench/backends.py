@@ -7,7 +7,7 @@ there, so each backend's memory is its own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .._files import existing_file
@@ -25,6 +25,8 @@ class BackendSpec:
     precision: str = "fp32"  # what it computes: fp32 | amp-fp16 | fp16 | int8
     options: dict = field(default_factory=dict)  # the backend's open() keywords (torch: the model options)
     card: ModelCard | None = None  # the file's card, read once when the spec is made; None for variants
+    #: what it computes in, where the file's precision does not say it all (OpenVINO: bf16, int8+bf16); None: precision
+    label: str | None = None
 
     @property
     def backend(self) -> Backend:
@@ -35,7 +37,7 @@ class BackendSpec:
         if self.kind == "torch":
             compiled = " compile" if self.options.get("compile") else ""
             return f"torch {self.precision}{compiled} {self.device}"
-        return f"{self.kind} {self.precision} {self.device} ({Path(self.source).name})"
+        return f"{self.kind} {self.label or self.precision} {self.device} ({Path(self.source).name})"
 
     def identity(self) -> dict[str, str]:
         """Which model this backend computes (from its card, or the torch model options)."""
@@ -66,8 +68,9 @@ def file_spec(path: str, device: str | None = None, backend: str | None = None, 
     with the card read once."""
     found = get_backend(backend) if backend else backend_for(path)
     name = option(found.bench_flag or "the file", f"{found.name} file")
-    if Path(path).suffix.lower() not in found.suffixes:
-        raise ZoeExportError(f"{name} {path}: the {found.label} backend opens {', '.join(found.suffixes)} files.")
+    if not found.opens_file(path):
+        raise ZoeExportError(f"{name} {path}: the {found.label} backend opens "
+                             f"{', '.join(found.suffixes + found.also_opens)} files.")
     existing_file(path, name, f"make it with {found.made_by or 'zoe-export'}.")
     device = device or found.device
     card = found.read_card(path)
@@ -81,6 +84,24 @@ def onnx_spec(path: str, provider: str, threads: int | None = None) -> BackendSp
     # memory_arena: as applications run it (verification turns it off)
     return file_spec(path, "cuda" if provider == "cuda" else "cpu", "onnxruntime", providers=providers, threads=threads,
                      memory_arena=True)
+
+
+def openvino_spec(path: str, precision: str = "f32", hint: str = "latency", threads: int | None = None) -> BackendSpec:
+    """An ONNX graph or IR in OpenVINO on the CPU, computing in ``precision`` (f32, bf16, or the CPU's default,
+    resolved here so the report names what ran). An FP32 graph in bf16 is judged by the bf16 bound; an INT8 graph
+    computes its INT8 parts in integers and the rest in ``precision`` (labelled int8+bf16), judged by its budget."""
+    from ..openvino.device import check_hint, check_precision, import_openvino
+
+    import_openvino()
+    check_hint(hint)
+    info = check_precision(precision)
+    computes = info.default_precision if precision == "default" else precision
+    spec = file_spec(path, backend="openvino", precision=precision, hint=hint, threads=threads)
+    graph = spec.card.precision
+    judged = ("bf16" if computes == "bf16" else "fp32") if graph == "fp32" else graph
+    label = ("bf16" if computes == "bf16" else "f32") if graph == "fp32" else f"{graph}+{computes}"
+    default = " default" if precision == "default" else ""
+    return replace(spec, precision=judged, label=label + default + (" throughput" if hint == "throughput" else ""))
 
 
 def engine_spec(path: str) -> BackendSpec:

@@ -1,4 +1,4 @@
-"""``zoe-bench --profile``: where the time goes, per operator (ONNX Runtime, PyTorch).
+"""``zoe-bench --profile``: where the time goes, per operator (ONNX Runtime, PyTorch, OpenVINO).
 
 Profiling slows a backend down, so it runs after the timed rounds, on its own iterations.
 """
@@ -44,6 +44,29 @@ def onnxruntime_top_ops(path: str | Path, iterations: int) -> list[dict]:
         if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
             per_op[event.get("args", {}).get("op_name", "?")] += event.get("dur", 0) / 1e3
     return _top(per_op, iterations)
+
+
+def profile_openvino(spec, engine, x: np.ndarray, iterations: int, stem: Path) -> dict:
+    """OpenVINO's per-node counters (``PERF_COUNT``) of a second compiled model; every node with its kernel goes to
+    ``<stem>.csv`` (which kernel ran tells INT8 from bf16 from f32: jit_avx512_amx_int8, brgemm_avx512_amx, ...)."""
+    import csv
+
+    from ..runtime import DepthEngine
+
+    runner = spec.backend.open(spec.source, **{**spec.options, "profile": True})
+    with DepthEngine(runner, model=engine.model) as profiled:
+        for _ in range(iterations):
+            profiled.infer_batch(x)
+        rows = runner.profile_rows()
+    path = stem.with_name(stem.name + ".csv")
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["node", "type", "kernel", "ms", "calls"])
+        writer.writeheader()
+        writer.writerows({**row, "ms": round(row["ms"] / iterations, 4)} for row in rows)
+    per_op: dict[str, float] = defaultdict(float)
+    for row in rows:
+        per_op[f"{row['type']} ({row['kernel']})"] += row["ms"]
+    return {"file": path.name, "top_ops": _top(per_op, iterations)}
 
 
 def profile_torch(spec, engine, x: np.ndarray, iterations: int, stem: Path) -> dict:

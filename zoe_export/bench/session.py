@@ -31,6 +31,8 @@ MIN_ITERATIONS = 3
 ROUND_SECONDS = 1.0  # one round is about this long (at least one iteration)
 CPU_SECONDS, GPU_SECONDS = 120.0, 15.0  # default budgets per backend and batch size
 INT8_SPEEDUP_GOAL = 2.5
+#: the CPU deployment promise: the best path at this multiple of PyTorch FP32's throughput, within these bounds
+CPU_THROUGHPUT_GOAL, CPU_MAX_REL, CPU_MIN_DELTA1 = 4.0, 2e-3, 0.999
 
 
 @dataclass
@@ -294,7 +296,7 @@ def _options_record(options: BenchOptions) -> dict:
 def _record(spec: BackendSpec) -> dict:
     return {"name": spec.name, "kind": spec.kind, "precision": spec.precision, "device": spec.device,
             "source": spec.source, "options": {k: v for k, v in spec.options.items() if v not in (None, False)},
-            "clock": None, "load_s": None, "peak_rss_mb": None, "peak_gpu_mb": None, "error": None,
+            "clock": None, "load_s": None, "peak_rss_mb": None, "peak_gpu_mb": None, "inference_precision": None, "error": None,
             "batches": {}, "parity": None, "profile": None, "frame": None}
 
 
@@ -314,7 +316,7 @@ def _open(specs, setup, workers, result) -> None:
             entry["error"] = str(exc)
             log.error("%s", exc)
             continue
-        entry.update({k: info[k] for k in ("clock", "load_s", "peak_rss_mb", "peak_gpu_mb")})
+        entry.update({k: info.get(k) for k in ("clock", "load_s", "peak_rss_mb", "peak_gpu_mb", "inference_precision")})
         entry["model"] = {k: info.get(k) for k in ("height", "width", "batch", "input_format", "io")}
         if info.get("frame_plan"):
             entry["frame"] = dict(info["frame_plan"])
@@ -396,8 +398,8 @@ def _compare_to_base(result: dict) -> None:
 
 
 def goals(result: dict) -> list[dict]:
-    """The toolkit's promises against a PyTorch FP32 base: ONNX Runtime FP32 no slower, INT8 2.5x faster
-    (records of :class:`~.report.goals.Goal`)."""
+    """The toolkit's promises against a PyTorch FP32 base: ONNX Runtime FP32 no slower, INT8 2.5x faster, and on a
+    CPU the best path 4x the throughput within REL 2e-3 and delta1 0.999 (records of :class:`~.report.goals.Goal`)."""
     from .report.goals import Goal
 
     base = result["backends"][0]
@@ -419,6 +421,33 @@ def goals(result: dict) -> list[dict]:
                     + ("" if parity else " (accuracy not measured: add --parity)"))
             found.append(Goal(what, "speedup", ">=", INT8_SPEEDUP_GOAL, "x", speedup, met,
                               condition="within its accuracy budget").as_dict())
+    if base["device"] == "cpu":
+        found += _cpu_deployment_goals(result)
+    return found
+
+
+def _cpu_deployment_goals(result: dict) -> list[dict]:
+    """Per batch size: the fastest CPU backend (images/s) whose parity is within CPU_MAX_REL and CPU_MIN_DELTA1,
+    over the PyTorch FP32 base; measured only where the run has parity (--parity)."""
+    from .report.goals import Goal
+
+    base, others = result["backends"][0], [b for b in result["backends"][1:] if b["device"] == "cpu"]
+    condition = f"at mean REL <= {CPU_MAX_REL:g} and delta1 >= {CPU_MIN_DELTA1:g}"
+    found = []
+    for batch, figures in base["batches"].items():
+        base_rate = figures.get("images_per_s")
+        rated = [(b["batches"][batch]["images_per_s"] / base_rate, b) for b in others
+                 if base_rate and (b.get("parity") or {}).get("overall") and b["batches"].get(batch, {}).get("images_per_s")]
+        if not rated:
+            continue
+        within = [(speedup, b) for speedup, b in rated
+                  if b["parity"]["overall"]["rel"] <= CPU_MAX_REL and b["parity"]["overall"]["delta1"] >= CPU_MIN_DELTA1]
+        speedup, best = max(within or rated, key=lambda pair: pair[0])
+        what = (f"best CPU path at batch {batch}: {best['name']} (REL {best['parity']['overall']['rel']:.2e}, delta1 "
+                f"{best['parity']['overall']['delta1']:.4f}), images/s over {base['name']}"
+                + ("" if within else " (no backend is within the accuracy bounds)"))
+        found.append(Goal(what, "speedup", ">=", CPU_THROUGHPUT_GOAL, "x", speedup,
+                          bool(within) and speedup >= CPU_THROUGHPUT_GOAL, condition=condition).as_dict())
     return found
 
 

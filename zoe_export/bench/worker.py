@@ -122,7 +122,8 @@ class _Backend:
             height, width = self.timer.size
         return {"load_s": time.perf_counter() - start, "clock": self.timer.clock, "height": height, "width": width,
                 "batch": model.batch, "input_format": model.input_format, "io": model.io, "frame_plan": plan,
-                **self.memory()}
+                # what the backend computes in, where it says (OpenVINO reads it back from the compiled model)
+                "inference_precision": getattr(self.engine.runner, "inference_precision", None), **self.memory()}
 
     def run(self, batch: int, iterations: int) -> list[dict[str, float]]:
         return [self.timer.iteration(batch) for _ in range(iterations)]

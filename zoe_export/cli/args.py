@@ -93,6 +93,12 @@ def add_precision_args(group, high_precision: str) -> None:
                             "calibration samples stays within it (e.g. 0.01)")
     group.add_argument("--holdout", type=at_least(0), default=2,
                        help="calibration samples held out to measure INT8 drift (default 2)")
+    group.add_argument("--measure-on", choices=("onnxruntime", "openvino", "openvino:f32", "openvino:bf16"),
+                       default="onnxruntime",
+                       help="where the INT8 budget search and parity are measured: the backend that will run the "
+                            "graph. onnxruntime (its emulation of INT8 in f32; default) or openvino (= openvino:f32), "
+                            "openvino:bf16 (OpenVINO CPU: INT8 kernels, the rest in f32 or bf16; the ONNX Runtime "
+                            "figure is kept beside for comparison)")
     group.add_argument("--backend", choices=("auto", "modelopt", "builtin"), default="auto",
                        help="converter: auto = NVIDIA Model Optimizer (AutoCast, INT8 quantizer) when installed and "
                             "this machine's memory holds it (M12 INT8: ~21 GB, FP16: ~12 GB), else builtin (our FP16 "
@@ -103,7 +109,7 @@ def add_precision_args(group, high_precision: str) -> None:
 def precision_flags_given(args: argparse.Namespace, high_precision: str) -> list[str]:
     """The precision flags set away from their defaults (they tune a conversion: useless without one)."""
     defaults = {"calib": None, "calib_method": "entropy", "keep_precision": None, "high_precision": high_precision,
-                "max_rel_drift": None, "holdout": 2, "backend": "auto"}
+                "max_rel_drift": None, "holdout": 2, "backend": "auto", "measure_on": "onnxruntime"}
     return ["--" + name.replace("_", "-") for name, default in defaults.items() if getattr(args, name) != default]
 
 
@@ -120,7 +126,7 @@ def precision_options_from_args(args: argparse.Namespace, precision: str):
     options = PrecisionOptions(
         precision=precision, calib=args.calib, calib_method=args.calib_method, keep_precision=keep,
         high_precision=args.high_precision, max_rel_drift=args.max_rel_drift, holdout=args.holdout,
-        verify=getattr(args, "verify", True), backend=args.backend,
+        verify=getattr(args, "verify", True), backend=args.backend, measure_on=args.measure_on,
     )
     options.validate()
     if options.calib is not None:
@@ -152,6 +158,13 @@ def add_backend_args(parser: argparse.ArgumentParser) -> None:
                    help="the PyTorch reference: fp32 (default), amp, compile or amp+compile (needs --variant)")
     g.add_argument("--provider", choices=("cpu", "cuda"), default="cpu",
                    help="ONNX Runtime provider for --onnx (cuda needs onnxruntime-gpu)")
+    g.add_argument("--ov-precision", type=_ov_precisions, default=("f32",), metavar="f32|bf16|default",
+                   help="what --openvino computes in: f32 (default), bf16 (CPUs with AVX-512 BF16 or AMX), default "
+                        "(OpenVINO's pick, named in the report); comma-separated runs each --openvino in each, e.g. "
+                        "f32,bf16. An INT8 graph computes its INT8 parts in integers and the rest in it")
+    g.add_argument("--ov-hint", choices=("latency", "throughput"), default="latency",
+                   help="OpenVINO's performance hint for --openvino: latency (one stream; default) or throughput "
+                        "(parallel streams, a batch split over them)")
     g.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device of --torch (default cpu)")
     g.add_argument("--amp", action="store_true", help="--torch in CUDA autocast FP16 (as --torch amp)")
     g.add_argument("--compile", action="store_true", help="--torch through torch.compile (as --torch compile)")
@@ -160,18 +173,30 @@ def add_backend_args(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(backends=[])
 
 
+def _ov_precisions(text: str) -> tuple[str, ...]:
+    from ..openvino.device import INFERENCE_PRECISIONS
+
+    values = tuple(dict.fromkeys(v.strip() for v in text.split(",")))
+    unknown = [v for v in values if v not in INFERENCE_PRECISIONS]
+    if unknown or not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: give {', '.join(INFERENCE_PRECISIONS)} or several, comma-separated")
+    return values
+
+
 def backend_specs(args: argparse.Namespace) -> list:
     """The one mapping from the backend flags to :class:`~zoe_export.bench.backends.BackendSpec` objects."""
-    from ..bench.backends import file_spec, onnx_spec
+    from ..bench.backends import file_spec, onnx_spec, openvino_spec
 
-    def make(kind: str, value: str):
+    def make(kind: str, value: str) -> list:
         if kind == "torch":
-            return torch_spec_from_args(value, args)
+            return [torch_spec_from_args(value, args)]
         if kind == "onnxruntime":  # its own flags: --provider, --threads
-            return onnx_spec(value, args.provider, args.threads)
-        return file_spec(value, backend=kind)
+            return [onnx_spec(value, args.provider, args.threads)]
+        if kind == "openvino":  # its own flags: --ov-precision (one spec each), --ov-hint, --threads
+            return [openvino_spec(value, p, args.ov_hint, args.threads) for p in args.ov_precision]
+        return [file_spec(value, backend=kind)]
 
-    specs = [make(kind, value) for kind, value in args.backends]
+    specs = [spec for kind, value in args.backends for spec in make(kind, value)]
     names = [s.name for s in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -4,6 +4,7 @@
               --parity --output benchmarks/cpu_m12-n
     zoe-bench --engine engines/zoed_m12_n_fp16.engine --torch amp --variant M12-N --device cuda --parity
     zoe-bench --onnx zoed_m12_n_dyn.onnx --onnx zoed_m12_n_frame_flip.onnx --frame 720x1280
+    zoe-bench --torch --variant M12-N --random-weights --openvino zoed_m12_n_int8.onnx --ov-precision f32,bf16 --parity
     zoe-bench eval --dataset nyu --data nyu_test/ --onnx zoed_m12_n.onnx
 
 Each backend runs in its own worker process; the parent interleaves their timing rounds. The first
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     specs = backend_specs(args)
     if not specs:
-        raise ZoeExportError("name at least one backend: --torch (with --variant), --onnx M.onnx or --engine E.engine.")
+        raise ZoeExportError("name at least one backend: --torch (with --variant), --onnx M.onnx, --engine E.engine or "
+                             "--openvino M.onnx.")
     from ..sizes import MULTIPLE, parse_size
 
     options = BenchOptions(batch_sizes=args.batch_sizes, warmup=args.warmup, iters=args.iters, seconds=args.seconds,
@@ -148,6 +150,8 @@ def _warn_ignored(args) -> None:
             ("--reference", args.reference != "torch", args.parity, "--parity"),
             ("--reference-mismatch-ok", args.reference_mismatch_ok, args.parity, "--parity"),
             ("--provider", args.provider != "cpu", "onnxruntime" in kinds, "--onnx backends"),
+            ("--ov-precision", args.ov_precision != ("f32",), "openvino" in kinds, "--openvino backends"),
+            ("--ov-hint", args.ov_hint != "latency", "openvino" in kinds, "--openvino backends"),
             ("--device", args.device != "cpu", "torch" in kinds, "--torch"),
             ("--variant", bool(args.variant), torch_used, "--torch and a PyTorch parity reference"),
             ("--images", bool(args.images), args.frame is None,

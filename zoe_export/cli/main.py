@@ -14,15 +14,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import calib, demo, doctor, onnx, predict, trt, variants
+from . import calib, demo, doctor, onnx, openvino, predict, trt, variants
 from .args import add_common_args, cli_entry
 
 #: in the order ``zoe-export --help`` lists them
-SUBCOMMANDS = (demo, predict, onnx, trt, calib, doctor, variants)
+SUBCOMMANDS = (demo, predict, onnx, trt, openvino, calib, doctor, variants)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoe-export", description="ZoeDepth from PyTorch to ONNX and TensorRT.")
+    parser = argparse.ArgumentParser(prog="zoe-export",
+                                     description="ZoeDepth from PyTorch to ONNX, TensorRT and OpenVINO.")
     add_common_args(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in SUBCOMMANDS:

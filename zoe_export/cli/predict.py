@@ -29,6 +29,11 @@ def add_parser(sub) -> None:
     g = p.add_argument_group("backend (one of)")
     g.add_argument("--onnx", metavar="M.onnx", help="an ONNX graph from zoe-export onnx (ONNX Runtime)")
     g.add_argument("--engine", metavar="E.engine", help="a TensorRT engine from zoe-export trt")
+    g.add_argument("--openvino", metavar="M.onnx|M.xml",
+                   help="an ONNX graph or an OpenVINO IR (zoe-export openvino) in OpenVINO on the CPU")
+    g.add_argument("--ov-precision", choices=("f32", "bf16", "default"), default="f32",
+                   help="what --openvino computes in: f32 (default), bf16 (CPUs with AVX-512 BF16 or AMX), or "
+                        "OpenVINO's default for this CPU (said when it starts)")
     g.add_argument("--provider", choices=("cpu", "cuda"), default="cpu",
                    help="ONNX Runtime provider for --onnx (cuda needs onnxruntime-gpu)")
     g.add_argument("--threads", type=at_least(1), help="CPU threads of the backend (default: its own choice)")
@@ -128,16 +133,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_backend(args: argparse.Namespace) -> str:
     """Which backend the flags name: exactly one of --onnx, --engine, --variant; model flags only with --variant."""
-    named = [flag for flag, value in (("--onnx", args.onnx), ("--engine", args.engine), ("--variant", args.variant))
-             if value]
+    named = [flag for flag, value in (("--onnx", args.onnx), ("--engine", args.engine), ("--openvino", args.openvino),
+                                      ("--variant", args.variant)) if value]
     if len(named) != 1:
         what = " and ".join(named) if named else "none"
-        raise ZoeExportError(f"name one backend: --onnx M.onnx, --engine E.engine, or --variant V with --checkpoint "
-                             f"F or --random-weights (got {what}).")
-    if named[0] != "--onnx" and args.provider != "cpu":
-        from .._log import log
+        raise ZoeExportError(f"name one backend: --onnx M.onnx, --engine E.engine, --openvino M.onnx|M.xml, or "
+                             f"--variant V with --checkpoint F or --random-weights (got {what}).")
+    from .._log import log
 
+    if named[0] != "--onnx" and args.provider != "cpu":
         log.warning("--provider is ignored: it chooses ONNX Runtime's provider for --onnx.")
+    if named[0] != "--openvino" and args.ov_precision != "f32":
+        log.warning("--ov-precision is ignored: it chooses what --openvino computes in.")
     if named[0] == "--variant":
         from ..models import get_variant
 
@@ -196,6 +203,13 @@ def _open_engine(args: argparse.Namespace, backend: str):
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.provider == "cuda" else None
         return DepthEngine(args.onnx, **options, **({"providers": providers} if providers else {}),
                            **({"threads": args.threads} if args.threads else {}))
+    if backend == "--openvino":
+        from .._files import existing_file
+
+        openvino = get_backend("openvino")
+        existing_file(args.openvino, "--openvino", f"make an IR with {openvino.made_by}, or pass an .onnx graph.")
+        runner = openvino.open(args.openvino, precision=args.ov_precision, threads=args.threads)
+        return DepthEngine(runner, model=openvino.read_card(args.openvino), **options)
     return DepthEngine(args.engine, **options)
 
 
@@ -204,7 +218,9 @@ def _say_what_runs(engine, count: int) -> None:
     graph = "the official infer() inside the graph" if engine.is_frame_graph else "host preprocessing"
     random = card.weights.kind == "random"
     weights = f", RANDOM weights (seed {card.weights.seed}): depth is meaningless" if random else ""
-    print(f"model    {card.variant} {card.precision} on {engine.runner.name}, {graph}{weights}")
+    computes = getattr(engine.runner, "inference_precision", None)  # OpenVINO: what the compiled model runs in
+    on = f"{engine.runner.name} ({computes})" if computes else engine.runner.name
+    print(f"model    {card.variant} {card.precision} on {on}, {graph}{weights}")
     print(f"inputs   {count} to read")
 
 

@@ -42,3 +42,21 @@ def report_conversion(manifest: dict) -> None:
         print(search_table(manifest["search"]))
     for line in parity_lines(manifest["precision"], manifest["parity"]):
         print(line)
+    emulation = manifest.get("parity_onnxruntime_emulation")
+    if emulation:  # measured on OpenVINO: what the ONNX Runtime emulation says, for comparison (not judged)
+        o, h = emulation["overall"], emulation["heldout"]
+        heldout = f"held-out mean REL {h['rel']:.2e}; " if h else ""
+        print(f"compare  {manifest['precision']} on the emulation: mean REL {o['rel']:.2e} "
+              f"(worst {o['worst_rel']:.2e}), delta1 {o['delta1']:.6f}; {heldout}{emulation['backend']}")
+    measured_on = manifest.get("measured_on")
+    if measured_on:  # manifests before zoe-export recorded it have none
+        print(f"measured {measured_on_text(measured_on)}")
+
+
+def measured_on_text(measured_on: dict) -> str:
+    """``on OpenVINO 2026.4.1 (CPU Intel(R) Xeon(R) ...), inference precision bf16``: a manifest's ``measured_on``."""
+    if measured_on["backend"] == "openvino":
+        where = f"OpenVINO {measured_on.get('openvino', '?')} (CPU {measured_on.get('cpu', '?')})"
+    else:
+        where = f"ONNX Runtime {measured_on.get(measured_on['backend'], '?')} CPU"
+    return f"on {where}, inference precision {measured_on['inference_precision']}"

@@ -68,7 +68,8 @@ class SearchResult:
 def search_table(search: dict) -> str:
     """The console table of a budget search, from :meth:`SearchResult.to_dict` (as a manifest holds it)."""
     first = search["steps"][0]
-    lines = [f"accuracy budget: REL <= {search['budget_rel']:g} on the held-out samples "
+    on = f", {search['backend']}" if search.get("backend") else ""  # where it was measured (manifests since measure_on)
+    lines = [f"accuracy budget: REL <= {search['budget_rel']:g} on the held-out samples{on} "
              f"({'met' if search['met'] else 'NOT met'}, {search['seconds']:.0f} s)",
              f"all groups INT8: REL {first['rel']:.3e}  delta1 {first['delta1']:.5f}  ({first['seconds']:.1f} s)"]
     rows = search["table"]

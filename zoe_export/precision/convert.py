@@ -3,12 +3,18 @@
     convert_precision("zoed_m12_n.onnx", "zoed_m12_n_fp16.onnx", PrecisionOptions("fp16"))
     convert_precision("zoed_m12_n.onnx", "zoed_m12_n_int8.onnx",
                       PrecisionOptions("int8", calib="calib/indoor", max_rel_drift=0.01))
+    convert_precision("zoed_m12_n.onnx", "zoed_m12_n_int8.onnx",                     # judged where it will run
+                      PrecisionOptions("int8", calib="calib/indoor", max_rel_drift=0.01, measure_on="openvino:bf16"))
 
 Every converted graph is measured before it is written: REL, RMSE, delta1 and max abs error
 against the FP32 reference (the PyTorch model when the caller passes it, else the FP32 graph in
 ONNX Runtime) on structured inputs and on held-out calibration samples. FP16 is measured on its
-emulation (see :mod:`.fp16`); INT8 on the Q/DQ graph as ONNX Runtime runs it. The figures, the
-islands, the INT8 selection and the budget search land in ``<output>.json`` beside the graph.
+emulation (see :mod:`.fp16`); INT8 on the Q/DQ graph as the backend that will run it runs it
+(``measure_on``): ONNX Runtime CPU (the default: an emulation of INT8 in f32) or OpenVINO CPU (real
+INT8 kernels, the rest in f32 or bf16). The budget search and the judged parity run there; measured
+on OpenVINO, the graph is also measured on the ONNX Runtime emulation (``parity_onnxruntime_emulation``,
+for comparison), and the manifest's ``measured_on`` and the card's say where the figure holds. The
+figures, the islands, the INT8 selection and the budget search land in ``<output>.json`` beside the graph.
 
 A dynamic-size graph (card ``size_range``) stays one: the converted graph takes every size the FP32
 graph takes. It is measured at its default size and, with the structured scene, at its range's ends
@@ -45,8 +51,8 @@ from .fp16 import PrecisionPlan, convert_fp16, emulate_fp16, plan_fp16
 from .int8 import (CALIBRATION_METHODS, HIGH_PRECISIONS, Int8Selection, activation_inputs, calibrate, count_qdq,
                    dequantize_nodes, int8_nodes, keep_float_inputs, keep_rules_summary, quantize_qdq, select_int8)
 from .islands import FP16_ISLANDS, Island
-from .parity import (Workbench, compute_references, heldout_feeds, parity, parity_lines, parity_picture,
-                     structured_feeds)
+from .parity import (MEASURE_ON, Workbench, check_measure_on, compute_references, heldout_feeds, measure_target,
+                     parity, parity_lines, parity_picture, structured_feeds)
 
 BACKENDS = ("auto", "modelopt", "builtin")
 #: FP16 Q/DQ scales need opset 19 (QuantizeLinear/DequantizeLinear with float16)
@@ -67,6 +73,13 @@ class PrecisionOptions:
     histogram_bins: int = 2048
     backend: str = "auto"  # modelopt (NVIDIA Model Optimizer) when installed, else builtin
     range_ends: bool = True  # a dynamic-size graph is also measured at its range's ends (see parity.structured_feeds)
+    #: where the INT8 budget search and parity are measured: onnxruntime (its emulation of INT8 in f32), openvino
+    #: (= openvino:f32), openvino:f32 or openvino:bf16 (INT8 kernels, the rest in f32 or bf16); see parity.MEASURE_ON
+    measure_on: str = "onnxruntime"
+
+    def __post_init__(self):
+        if self.measure_on == "openvino":
+            object.__setattr__(self, "measure_on", "openvino:f32")
 
     def converter(self, source: Path | None = None) -> str:
         """The backend that will run: ``modelopt`` or ``builtin``.
@@ -121,6 +134,25 @@ class PrecisionOptions:
         if self.max_rel_drift is not None and self.holdout < 1:
             raise ZoeExportError(f"{drift} measures on held-out calibration samples: {option('--holdout', 'holdout=')} "
                                  "must be at least 1.")
+        self._validate_measure_on()
+
+    def _validate_measure_on(self) -> None:
+        if self.measure_on not in MEASURE_ON:
+            raise ZoeExportError(f"{option('--measure-on', 'measure_on=')} {self.measure_on!r}: choose one of "
+                                 f"{', '.join(MEASURE_ON)}.")
+        if self.measure_on == "onnxruntime":
+            return
+        flag = option(f"--measure-on {self.measure_on}", f"measure_on={self.measure_on}")
+        if self.precision == "fp16":
+            raise ZoeExportError(f"{flag}: FP16 is measured on its emulation in ONNX Runtime (Cast round trips, the "
+                                 "numerics TensorRT's FP16 kernels have); drop "
+                                 f"{option('--measure-on', 'measure_on=')} or convert to "
+                                 f"{option('--precision int8', 'precision=int8')}.")
+        if self.high_precision == "fp16":
+            raise ZoeExportError(f"{flag} with {option('--high-precision fp16', 'high_precision=fp16')}: that INT8 "
+                                 "graph is made for TensorRT and measured on its FP16 emulation; OpenVINO runs the "
+                                 f"rest in f32 or bf16: use {option('--high-precision fp32', 'high_precision=fp32')}.")
+        check_measure_on(self.measure_on)
 
     def tolerance(self) -> Tolerance | None:
         """Bounds on every input (FP16); a precision judged by the user's budget (INT8) has none here."""
@@ -255,12 +287,18 @@ def _within_budget(bench: Workbench, builder: "_Int8Builder", options: Precision
     search = _search(bench, builder, builder.candidates, options.max_rel_drift)
     if not search.met:
         log.warning("%s", search.table(options.high_precision))
+        backend, precision = measure_target(options.measure_on)
+        kept_in, also = options.high_precision, ""
+        if backend == "openvino" and precision != "f32":  # the rest runs in bf16 there: part of the floor
+            kept_in = f"{options.high_precision} (computed in {precision} by OpenVINO)"
+            also = (f", from {precision} itself (measure on "
+                    f"{option('--measure-on openvino:f32', 'measure_on=openvino:f32')} to see how much)")
         raise ZoeExportError(
-            f"the INT8 budget REL <= {options.max_rel_drift:g} cannot be met: with every layer group back in "
-            f"{options.high_precision} ({', '.join(search.kept_groups)}) REL is still {search.steps[-1].rel:.3g}. "
-            f"The rest of the drift comes from nodes kept by {option('--keep-precision', 'keep_precision=')} rules "
-            f"or from the held-out images; raise {option('--max-rel-drift', 'max_rel_drift=')} or use "
-            f"{option('--precision fp16', 'precision=fp16')}."
+            f"the INT8 budget REL <= {options.max_rel_drift:g} cannot be met {_on_text(options.measure_on)}: with "
+            f"every layer group back in {kept_in} ({', '.join(search.kept_groups)}) REL is still "
+            f"{search.steps[-1].rel:.3g}. The rest of the drift comes from nodes kept by "
+            f"{option('--keep-precision', 'keep_precision=')} rules or from the held-out images{also}; raise "
+            f"{option('--max-rel-drift', 'max_rel_drift=')} or use {option('--precision fp16', 'precision=fp16')}."
         )
     return search  # the caller reports its table (the manifest's "search"; see budget.search_table)
 
@@ -279,10 +317,17 @@ def int8_stage(bench: Workbench, options: PrecisionOptions, calib, progress: boo
     selection = search.selection if search else candidates
     with stage(f"quantizing {len(selection.quantize)} nodes to INT8 ({len(selection.kept)} kept in {options.high_precision})"):
         final, measuring = builder.final(selection)
-        measured = bench.run(measuring, list(bench.feeds), "all")
+        path = bench.save(measuring)
         del measuring
-    backend = ("the Q/DQ graph in ONNX Runtime CPU" if options.high_precision == "fp32"
-               else "the Q/DQ graph with FP16 emulated (Cast round trips) in ONNX Runtime CPU")
+    on = options.measure_on
+    with stage(f"measuring the INT8 graph {_on_text(on)}"):
+        measured = bench.run_file(path, list(bench.feeds), "all", on)
+    emulation = None
+    if on != "onnxruntime":
+        with stage("measuring it on ONNX Runtime too (its emulation of INT8 in f32, for comparison)"):
+            emulation = bench.run_file(path, list(bench.feeds), "all")
+    graph = ("the Q/DQ graph" if options.high_precision == "fp32"
+             else "the Q/DQ graph with FP16 emulated (Cast round trips)")
     quantized = int8_nodes(final)
     report = {
         "converter": (_modelopt_name("INT8 quantizer") if converter == "modelopt"
@@ -297,11 +342,19 @@ def int8_stage(bench: Workbench, options: PrecisionOptions, calib, progress: boo
         "int8_groups": sorted(selection.groups),
         "qdq_nodes": count_qdq(final),
         "fp16_plan": builder.plan.summary() if builder.plan else None,
-        "search": search.to_dict(options.high_precision) if search else None,
-        "parity": parity(bench, measured, None, backend, options.max_rel_drift),
+        "search": ({**search.to_dict(options.high_precision), "backend": bench.qdq_backend(on, graph)}
+                   if search else None),
+        "parity": parity(bench, measured, None, bench.qdq_backend(on, graph), options.max_rel_drift),
         "picture": parity_picture(bench, measured, f"INT8 (+{options.high_precision})"),
     }
+    if emulation is not None:  # informational: what the default measure (ONNX Runtime) would have said
+        report["parity_onnxruntime_emulation"] = parity(bench, emulation, None, bench.qdq_backend("onnxruntime", graph))
     return final, report
+
+
+def _on_text(measure_on: str) -> str:
+    backend, precision = measure_target(measure_on)
+    return f"in OpenVINO CPU ({precision})" if backend == "openvino" else "in ONNX Runtime CPU"
 
 
 def _calibration_input(bench: Workbench, calib) -> tuple[str, tuple[int, ...]]:
@@ -315,12 +368,12 @@ def _search(bench: Workbench, builder: _Int8Builder, candidates: Int8Selection, 
     cases = bench.heldout
 
     def evaluate(selection: Int8Selection) -> tuple[float, float]:
-        outputs = bench.run(builder.search_candidate(selection), cases, "all")
+        outputs = bench.run(builder.search_candidate(selection), cases, "all", builder.options.measure_on)
         heldout = parity(bench, outputs, None, "")["heldout"]
         return heldout["rel"], heldout["delta1"]
 
     with stage(f"searching the INT8 budget (REL <= {budget:g}) over {len(candidates.groups)} layer groups "
-               f"on {len(cases)} held-out sample(s)"):
+               f"on {len(cases)} held-out sample(s) {_on_text(builder.options.measure_on)}"):
         return search_budget(candidates, evaluate, budget)
 
 
@@ -403,7 +456,10 @@ def _convert(source: Path, output: Path, options: PrecisionOptions, reference, r
         model, report = stage_of(bench, options, calib, progress, converter)
     measured = report.pop("parity")  # the stage's report names its converter too
     picture = report.pop("picture")
+    emulation = report.pop("parity_onnxruntime_emulation", None)
     report["parity"] = measured
+    if emulation is not None:
+        report["parity_onnxruntime_emulation"] = emulation
     if options.verify and measured["passed"] is False:
         log.warning("%s", "\n".join(parity_lines(options.precision, measured)))
         raise ZoeExportError(f"{options.precision} parity failed, nothing written:\n  " + "\n  ".join(measured["failures"]))
@@ -417,6 +473,7 @@ def _convert(source: Path, output: Path, options: PrecisionOptions, reference, r
         "precision": options.precision,
         "reference": reference_name,
         "sizes": _sizes(card, calib, measured),
+        "measured_on": bench.backends.get(_measured_on(options), {}),
         **report,
         "seconds": round(time.perf_counter() - start, 1),
         "zoe_export_version": __version__,
@@ -441,6 +498,11 @@ def _modelopt_name(tool: str) -> str:
     return f"NVIDIA Model Optimizer {modelopt_version()} {tool} (our islands, selection and ranges)"
 
 
+def _measured_on(options: PrecisionOptions) -> str:
+    """Where the judged figure was measured: FP16 on its emulation in ONNX Runtime, INT8 on ``measure_on``."""
+    return options.measure_on if options.precision == "int8" else "onnxruntime"
+
+
 def _card(source: ModelCard, options: PrecisionOptions, calib, report: dict, reference: str) -> ModelCard:
     """The converted graph's card: the FP32 card with what the conversion decided and measured."""
     int8 = options.precision == "int8"
@@ -452,7 +514,8 @@ def _card(source: ModelCard, options: PrecisionOptions, calib, report: dict, ref
         calibration=Calibration(calib.id, options.calib_method) if int8 else None,
         int8_budget_rel=options.max_rel_drift if int8 else None,
         int8_groups=tuple(report["int8_groups"]) if int8 else (),
-        measured_rel=float(f"{report['parity']['overall']['rel']:.3e}"), reference=reference)  # as the graph keeps it
+        measured_rel=float(f"{report['parity']['overall']['rel']:.3e}"), reference=reference,  # as the graph keeps it
+        measured_on=_measured_on(options))
 
 
 def _write(model: onnx.ModelProto, output: Path, manifest: dict, picture: np.ndarray) -> None:

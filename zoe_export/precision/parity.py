@@ -2,7 +2,13 @@
 
 The :class:`Workbench` holds the FP32 source, the inputs every candidate is measured on
 (structured inputs, then held-out calibration samples) and their FP32 reference outputs; it runs
-candidate graphs in ONNX Runtime. :func:`parity` turns outputs into the report a manifest stores.
+candidate graphs on a measuring backend (:data:`MEASURE_ON`): ONNX Runtime CPU (FP32 kernels: a Q/DQ
+graph is dequantized, an emulation) or OpenVINO CPU (real INT8 kernels, the rest in f32 or bf16), and
+records what each backend was (``Workbench.backends``). :func:`parity` turns outputs into the report a
+manifest stores.
+
+    bench.run(candidate, bench.heldout, "all", on="openvino:bf16")   # reached through the backend registry
+    bench.backends["openvino:bf16"]   # {"backend": "openvino", "inference_precision": "bf16", "openvino": ...}
 """
 from __future__ import annotations
 
@@ -12,13 +18,46 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from .._lazy import require
 from .._memory import release_memory
 from ..card import ModelCard
 from ..compare.metrics import compare_outputs
 from ..compare.tolerance import Tolerance
+from ..errors import ZoeExportError, option
 from ..registry import get_backend, get_precision
 from ..sizes import format_size
 from .graph import save_model
+
+#: where a converted graph is measured: ONNX Runtime CPU, or OpenVINO CPU in an inference precision (``openvino``
+#: is ``openvino:f32``)
+MEASURE_ON = ("onnxruntime", "openvino", "openvino:f32", "openvino:bf16")
+
+
+def measure_target(measure_on: str) -> tuple[str, str]:
+    """``openvino:bf16`` -> ``("openvino", "bf16")``; ``openvino`` -> ``("openvino", "f32")``; ``onnxruntime``: f32."""
+    backend, _, precision = measure_on.partition(":")
+    return backend, precision or "f32"
+
+
+def check_measure_on(measure_on: str) -> None:
+    """Raise unless OpenVINO is installed and this CPU computes in ``measure_on``'s inference precision.
+
+    Asked of OpenVINO itself (the precision stage sits below the ``openvino`` layer): the backend
+    registry's install line, and the CPU plugin's ``OPTIMIZATION_CAPABILITIES``."""
+    backend, precision = measure_target(measure_on)
+    if backend != "openvino":
+        return
+    flag = option(f"--measure-on {measure_on}", f"measure_on={measure_on}")
+    ov = require("openvino", f"measuring on OpenVINO ({flag})", get_backend("openvino").install)
+    if precision == "f32":
+        return
+    core = ov.Core()
+    capabilities = [str(c) for c in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+    if precision.upper() not in capabilities:
+        raise ZoeExportError(
+            f"{flag}: this CPU ({core.get_property('CPU', 'FULL_DEVICE_NAME')}) cannot compute in {precision}; "
+            f"OpenVINO reports {', '.join(capabilities) or 'no capabilities'} (bf16 needs AVX-512 BF16 or AMX). "
+            f"Use {option('--measure-on openvino:f32', 'measure_on=openvino:f32')}.")
 
 
 @dataclass
@@ -31,6 +70,8 @@ class Workbench:
     feeds: dict[str, dict[str, np.ndarray]]
     fp32: onnx.ModelProto | None = None  # the FP32 graph with its weights; converters copy what they change
     references: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: measure_on (see :data:`MEASURE_ON`) -> what ran there: backend, inference precision, version (and OpenVINO's CPU)
+    backends: dict[str, dict] = field(default_factory=dict)
 
     @property
     def heldout(self) -> list[str]:
@@ -46,13 +87,48 @@ class Workbench:
         """Feed name -> the model size it runs at (``HxW``)."""
         return feed_sizes(self.card, self.feeds)
 
-    def run(self, model: onnx.ModelProto, cases: list[str], graph_optimization: str) -> dict[str, dict[str, np.ndarray]]:
+    def run(self, model: onnx.ModelProto, cases: list[str], graph_optimization: str,
+            on: str = "onnxruntime") -> dict[str, dict[str, np.ndarray]]:
+        """``model``'s outputs on ``cases``, run on ``on`` (see :data:`MEASURE_ON`; ``graph_optimization``: ONNX
+        Runtime's level, which OpenVINO has no equivalent of)."""
+        return self.run_file(self.save(model), cases, graph_optimization, on)
+
+    def save(self, model: onnx.ModelProto) -> Path:
+        """``model`` as the candidate file the backends open (each candidate replaces the last)."""
         path = self.tmp / "candidate.onnx"
         save_model(model, path)
-        with onnxruntime_runner(path, graph_optimization) as runner:
+        return path
+
+    def run_file(self, path: Path, cases: list[str], graph_optimization: str,
+                 on: str = "onnxruntime") -> dict[str, dict[str, np.ndarray]]:
+        backend, precision = measure_target(on)
+        if backend == "openvino":
+            runner = get_backend("openvino").open(path, precision=precision, card=self.card)
+        else:
+            runner = onnxruntime_runner(path, graph_optimization)
+        with runner:
             outputs = {case: runner.infer(self.feeds[case]) for case in cases}
+            self.backends[on] = _backend_facts(runner)
         release_memory()  # the session's copy of the weights, before the next candidate's
         return outputs
+
+    def qdq_backend(self, on: str, graph: str = "the Q/DQ graph") -> str:
+        """How a Q/DQ ``graph`` ran ``on``, for a parity report: backend, version, what computes in which precision,
+        e.g. ``the Q/DQ graph in OpenVINO 2026.4.1 CPU (INT8 kernels, bf16 elsewhere)``."""
+        facts = self.backends[on]
+        if facts["backend"] == "openvino":
+            return (f"{graph} in OpenVINO {facts['openvino']} CPU (INT8 kernels, {facts['inference_precision']} "
+                    "elsewhere)")
+        return f"{graph} in ONNX Runtime {facts['onnxruntime']} CPU (an emulation of INT8 in f32)"
+
+
+def _backend_facts(runner) -> dict:
+    """What an active runner runs on: backend, inference precision, version (OpenVINO: and the CPU's name)."""
+    if runner.name == "openvino":
+        return {"backend": "openvino", "inference_precision": runner.inference_precision,
+                "openvino": runner.cpu.openvino_version, "cpu": runner.cpu.name}
+    return {"backend": "onnxruntime", "inference_precision": "f32",
+            "onnxruntime": require("onnxruntime").__version__}
 
 
 def onnxruntime_runner(path: Path, graph_optimization: str = "disabled"):

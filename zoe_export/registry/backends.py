@@ -49,6 +49,11 @@ class Backend:
     bench_help: str = ""
     #: "module:callable" (onnx_path, folder) -> path: this backend's file made from an ONNX export (tests, tools)
     from_onnx: str | None = None
+    #: suffixes it also opens when named for it (OpenVINO runs .onnx graphs too; by suffix they go to ONNX Runtime)
+    also_opens: tuple[str, ...] = ()
+
+    def opens_file(self, path: str | Path) -> bool:
+        return Path(path).suffix.lower() in self.suffixes + self.also_opens
 
     def require(self) -> None:
         """Import what the backend needs, or a ZoeExportError with its install line."""
@@ -117,3 +122,10 @@ register_backend(Backend(
     install="pip install 'zoe-export[trt]' --extra-index-url https://pypi.nvidia.com",
     made_by="zoe-export trt --onnx MODEL.onnx", from_onnx="zoe_export.trt.build:engine_from_onnx",
     bench_flag="--engine", bench_metavar="E.engine", bench_help="a TensorRT engine from zoe-export trt"))
+register_backend(Backend(
+    "openvino", "OpenVINO", opens="file", suffixes=(".xml",), also_opens=(".onnx",),
+    runner="zoe_export.runtime.openvino_runner:OpenvinoRunner", card="zoe_export.openvino.ir:read_card",
+    profiler="zoe_export.bench.profiling:profile_openvino", modules=("openvino",), extra="openvino",
+    install="pip install 'zoe-export[openvino]'", made_by="zoe-export openvino --onnx MODEL.onnx",
+    from_onnx="zoe_export.openvino.export:ir_from_onnx", bench_flag="--openvino", bench_metavar="M.onnx|M.xml",
+    bench_help="an ONNX graph or an OpenVINO IR (zoe-export openvino) in OpenVINO on the CPU; see --ov-precision"))

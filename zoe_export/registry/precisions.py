@@ -1,7 +1,8 @@
 """The precision registry: each precision with its parity tolerance, converter, TensorRT build mode and flag.
 
     get_precision("fp16").tolerance      # Tolerance(max_rel=2e-3, min_delta1=0.9999, ...)
-    list_precisions()                    # ["fp32", "fp16", "int8"]
+    list_precisions()                    # ["fp32", "fp16", "int8"]: what a graph is stored in
+    list_precisions(inference=True)      # and bf16: what a runtime computes an FP32 graph in (OpenVINO)
 
 A new precision is a converter module plus one :func:`register_precision` call. The converter is
 ``"module:function"`` with the signature of :func:`zoe_export.precision.convert.fp16_stage`; it is
@@ -30,6 +31,8 @@ class Precision:
     needs_calibration: bool = False
     #: the tolerance's REL bound is the user's --max-rel-drift recorded in the card, not a constant
     budget_from_card: bool = False
+    #: a precision a runtime computes an FP32 graph in (OpenVINO's bf16 inference hint), never one a graph is stored in
+    inference_only: bool = False
     help: str = ""  # how zoe-export onnx --precision describes it
     trt_help: str = ""
 
@@ -41,9 +44,11 @@ registered = _PRECISIONS.registered
 get_precision = _PRECISIONS.get
 
 
-def list_precisions(converted: bool = False) -> list[str]:
-    """Every precision's name; ``converted``: only those an FP32 graph is converted to."""
-    return [p.name for p in _PRECISIONS.all() if not converted or p.converter is not None]
+def list_precisions(converted: bool = False, inference: bool = False) -> list[str]:
+    """The names of the precisions a graph is stored in; ``converted``: only those an FP32 graph is converted to;
+    ``inference``: also those only a runtime computes in (bf16)."""
+    return [p.name for p in _PRECISIONS.all()
+            if (not converted or p.converter is not None) and (inference or not p.inference_only)]
 
 
 # FP32: a different summation order lands at REL ~1e-7; 1e-5 leaves room for kernel choices (ONNX Runtime fuses
@@ -63,3 +68,11 @@ register_precision(Precision(
     converter="zoe_export.precision.convert:int8_stage", builder_flag="INT8", trt_flag="--int8",
     needs_calibration=True, budget_from_card=True, help="int8 Q/DQ (needs --calib)",
     trt_help="INT8 Q/DQ, FP16 elsewhere (an FP32 graph is calibrated and converted first: needs --calib)"))
+# BF16 (an FP32 graph computed in bfloat16: OpenVINO's inference precision hint on a CPU with AVX-512 BF16 or AMX). Its
+# 8-bit mantissa rounds each activation 8x coarser than FP16 does, but OpenVINO keeps FP32 accumulators and FP32
+# softmax/normalisation: M12-N at 384x512 lands near mean REL 6e-4 (the OpenVINO benchmark). It gets FP16's bounds,
+# no looser: a user switching FP16 for BF16 must not lose accuracy silently.
+register_precision(Precision(
+    "bf16", "BF16", Tolerance(max_rel=2e-3, min_delta1=0.9999, max_logit_rel=1e-2), converter=None,
+    builder_flag=None, trt_flag=None, inference_only=True,
+    help="bf16 (a runtime's inference precision: zoe-bench --openvino M.onnx --ov-precision bf16)"))
