@@ -113,7 +113,7 @@ def test_some_inputs_failing_exits_3_with_the_rest_written(graphs, tmp_path, cap
 
 @pytest.mark.parametrize("argv, message", [
     (["--onnx", "{frame}"], "give the inputs"),
-    (["{photo}"], "name one backend: --onnx M.onnx, --engine E.engine, or --variant V"),
+    (["{photo}"], "name one backend: --onnx M.onnx, --engine E.engine, --openvino M.onnx|M.xml, or --variant V"),
     (["{photo}", "--onnx", "{frame}", "--variant", "test-N"], "(got --onnx and --variant)"),
     (["{photo}", "--onnx", "{frame}", "--checkpoint", "x.pt"], "--checkpoint describe a PyTorch model (--variant)"),
     (["{photo}", "--onnx", "{frame}", "--fx", "500"], "--fx --fy --cx --cy go together: --fy --cx --cy missing"),
