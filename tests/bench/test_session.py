@@ -198,3 +198,17 @@ def test_parity_passes_only_within_the_bound_and_says_why_not(monkeypatch):
     bad = parity.compare_backend(spec, "torch", inputs, [reference] * 2, [reference * 1.1, nan], None)
     assert bad["passed"] is False and bad["finite"] is False
     assert bad["failures"] == ["a: REL 0.1 > 0.05", "b: 1 non-finite values"]  # b's REL, delta1 are in bounds
+
+
+def test_the_machine_names_the_cpu_features_and_runtimes_a_cpu_figure_depends_on(monkeypatch, tmp_path):
+    from zoe_export.bench import latency
+
+    info = latency.machine_info(torch_used=False)
+    assert {"cpu", "cpu_flags", "onnxruntime", "openvino", "tensorrt"} <= set(info)
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 avx512f amx_bf16\n\n"
+                       "processor\t: 1\nflags\t\t: fpu\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path,
+                                                                           *a, **k))
+    assert latency._cpu() == {"cpu": "Test CPU", "cpu_flags": "avx2 avx512f amx_bf16"}

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import subprocess
 import sys
@@ -32,6 +33,12 @@ def test_demo_runs_on_random_weights_when_no_checkpoint_is_cached(tmp_path, caps
     out = capsys.readouterr()
     assert "random weights" in out.err and "RANDOM (seed 0)" in out.out
     assert (tmp_path / "demo_scene_depth.png").is_file() and (tmp_path / "demo_scene_depth_mm.png").is_file()
+    if importlib.util.find_spec("openvino"):  # the fastest CPU path, shown on the same graph
+        (line,) = [line for line in out.out.splitlines() if line.startswith("parity   OpenVINO")]
+        assert float(line.split("REL ")[1].split(",")[0]) < 2e-3 and "PyTorch FP32 took" in line
+        assert "zoe-export openvino --onnx" in out.out
+    else:
+        assert "pip install 'zoe-export[openvino]'" in out.out
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -30,10 +30,12 @@ def machine_info(torch_used: bool = True, gpu_used: bool = False) -> dict:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        **_cpu(),
         "python": platform.python_version(),
         "torch": _version("torch"),
         "onnxruntime": _version("onnxruntime"),
         "tensorrt": _version("tensorrt"),
+        "openvino": _version("openvino"),
         "gpu": None,
     }
     if torch_used:
@@ -52,6 +54,22 @@ def machine_info(torch_used: bool = True, gpu_used: bool = False) -> dict:
         gpu = probe_environment().gpu
         info["gpu"] = None if gpu is None else gpu.name
     return info
+
+
+#: the CPU features a CPU backend's speed and numerics depend on (AVX-512, INT8 dot products, bf16, AMX tiles)
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+
+
+def _cpu() -> dict:
+    """The CPU's model name and which of :data:`CPU_FLAGS` it has (Linux's /proc/cpuinfo; empty elsewhere)."""
+    try:
+        first = open("/proc/cpuinfo").read().split("\n\n")[0]  # the first processor's block
+    except OSError:
+        return {}
+    fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first.splitlines())}
+    flags = set(fields.get("flags", "").split())
+    return {"cpu": fields.get("model name"),
+            "cpu_flags": " ".join(f for f in CPU_FLAGS if f in flags) or "none of " + ", ".join(CPU_FLAGS)}
 
 
 def _version(package: str) -> str | None:
