@@ -1,4 +1,5 @@
 """``zoe-bench``: several backends in one run, its outputs, its refusals; ``zoe-bench eval``."""
+import importlib.util
 import json
 
 import numpy as np
@@ -109,3 +110,10 @@ def test_eval_on_a_small_nyu_folder(tiny_onnx, tmp_path, capsys):
     code, out = _run(["eval", "--dataset", "nyu", "--data", str(tmp_path / "nyu"), "--onnx", str(tiny_onnx("test-N")),
                       "--torch", "--variant", "test-N"], capsys)
     assert code == 1 and "takes one backend" in out.err
+    if importlib.util.find_spec("openvino"):  # the same graph in OpenVINO (f32): the same scores
+        code, out = _run(["eval", "--dataset", "nyu", "--data", str(tmp_path / "nyu"), "--openvino",
+                          str(tiny_onnx("test-N")), "--output", str(tmp_path / "ov")], capsys)
+        assert code == 0, out.err
+        ov = json.loads((tmp_path / "ov" / "eval_nyu.json").read_text())
+        for metric, value in result["mean"].items():
+            assert ov["mean"][metric] == pytest.approx(value, rel=1e-4, abs=1e-6), metric
