@@ -11,16 +11,6 @@ pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install '
 pytestmark = pytest.mark.slow  # the module's graph: a test-NK export of about 10 s
 
 
-@pytest.fixture(scope="module")
-def onnx_file(tmp_path_factory):
-    from zoe_export.export import ExportOptions, export_onnx
-    from zoe_export.models import load_model
-
-    path = tmp_path_factory.mktemp("onnx") / "nk.onnx"
-    export_onnx(load_model("test-NK", weights="random"), path, ExportOptions(batch=None, verify=False))
-    return path
-
-
 def _batch(n=2):
     return np.random.default_rng(0).random((n, 3, 64, 96)).astype(np.float32)
 

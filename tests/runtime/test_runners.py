@@ -11,16 +11,6 @@ from zoe_export.registry import list_backends
 pytestmark = pytest.mark.slow  # the module's graph: a test-NK export of about 10 s
 
 
-@pytest.fixture(scope="module")
-def onnx_file(tmp_path_factory):
-    from zoe_export.export import ExportOptions, export_onnx
-    from zoe_export.models import load_model
-
-    path = tmp_path_factory.mktemp("onnx") / "nk.onnx"
-    export_onnx(load_model("test-NK", weights="random"), path, ExportOptions(batch=None, verify=False))
-    return path
-
-
 def _open(backend, onnx_file):
     """The backend's runner on the test-NK model (seeded random weights, dynamic batch)."""
     try:

@@ -208,8 +208,9 @@ def _open_engine(args: argparse.Namespace, backend: str):
 
         openvino = get_backend("openvino")
         existing_file(args.openvino, "--openvino", f"make an IR with {openvino.made_by}, or pass an .onnx graph.")
-        runner = openvino.open(args.openvino, precision=args.ov_precision, threads=args.threads)
-        return DepthEngine(runner, model=openvino.read_card(args.openvino), **options)
+        card = openvino.read_card(args.openvino)  # read once: the runner is given it
+        runner = openvino.open(args.openvino, precision=args.ov_precision, threads=args.threads, card=card)
+        return DepthEngine(runner, model=card, **options)
     return DepthEngine(args.engine, **options)
 
 
