@@ -90,9 +90,8 @@ def openvino_spec(path: str, precision: str = "f32", hint: str = "latency", thre
     """An ONNX graph or IR in OpenVINO on the CPU, computing in ``precision`` (f32, bf16, or the CPU's default,
     resolved here so the report names what ran). An FP32 graph in bf16 is judged by the bf16 bound; an INT8 graph
     computes its INT8 parts in integers and the rest in ``precision`` (labelled int8+bf16), judged by its budget."""
-    from ..openvino.device import check_hint, check_precision, import_openvino
+    from ..openvino.device import check_hint, check_precision
 
-    import_openvino()
     check_hint(hint)
     info = check_precision(precision)
     computes = info.default_precision if precision == "default" else precision

@@ -53,14 +53,15 @@ def run(args: argparse.Namespace) -> int:
         model = load_model_from_args(args)
     stem = Path(args.image).stem if args.image else "demo_scene"
     out_dir = Path(args.output)
-    depth = depth_pictures(model, image, out_dir, stem, args)
+    depth, seconds = depth_pictures(model, image, out_dir, stem, args)
     if args.export:
-        _demo_export(model, image, depth, out_dir, stem, args)
+        _demo_export(model, image, (depth, seconds), out_dir, stem, args)
     return 0
 
 
-def _demo_export(model, image, torch_depth, out_dir: Path, stem: str, args) -> None:
-    """The next stage on the same model: verified ONNX, then the image through ONNX Runtime."""
+def _demo_export(model, image, torch_run: tuple, out_dir: Path, stem: str, args) -> None:
+    """The next stage on the same model: verified ONNX, then the image through ONNX Runtime (and OpenVINO).
+    ``torch_run``: PyTorch's depth of the image and the seconds it took."""
     import numpy as np
 
     from .. import preprocess
@@ -70,6 +71,7 @@ def _demo_export(model, image, torch_depth, out_dir: Path, stem: str, args) -> N
     from ..io import images
     from ..runtime import OnnxrtRunner
 
+    torch_depth = torch_run[0]
     options = ExportOptions()
     path = out_dir / default_output(model, options)
     manifest = export_onnx(model, path, options)
@@ -85,10 +87,10 @@ def _demo_export(model, image, torch_depth, out_dir: Path, stem: str, args) -> N
     images.write_image(out_dir / f"{stem}_onnx_parity.png", panel)
     print(f"parity   ONNX Runtime vs PyTorch on {stem}: REL {float(rel.mean()):.2e}, max {float(rel.max()):.2e}")
     print(f"wrote    {out_dir / f'{stem}_onnx_parity.png'}  (input | PyTorch | ONNX Runtime | error)")
-    _demo_openvino(path, image, torch_depth, stem, args)
+    _demo_openvino(path, image, model.image_size, torch_run, stem, args)
 
 
-def _demo_openvino(path: Path, image, torch_depth, stem: str, args) -> None:
+def _demo_openvino(path: Path, image, size: tuple[int, int], torch_run: tuple, stem: str, args) -> None:
     """The fastest CPU path a user can take from here: the same graph in OpenVINO, in bf16 where the CPU has it
     (skipped, with the extra to install, without OpenVINO)."""
     import importlib.util
@@ -113,11 +115,12 @@ def _demo_openvino(path: Path, image, torch_depth, stem: str, args) -> None:
         seconds = []
         for _ in range(2):  # the first call also sets OpenVINO's kernels up: the second is the speed
             start = time.perf_counter()
-            depth = preprocess.predict(run, image, args.size, fit=args.fit, pad_input=args.pad, flip=args.flip)
+            depth = preprocess.predict(run, image, size, fit=args.fit, pad_input=args.pad, flip=args.flip)
             seconds.append(time.perf_counter() - start)
+    torch_depth, torch_seconds = torch_run
     rel = np.abs(depth - torch_depth) / np.maximum(np.abs(torch_depth), 1e-12)
     print(f"parity   OpenVINO {precision} vs PyTorch on {stem}: REL {float(rel.mean()):.2e}, max {float(rel.max()):.2e} "
-          f"({seconds[-1]:.1f} s for the image; PyTorch FP32 took {args.torch_seconds:.1f} s)")
+          f"({seconds[-1]:.1f} s for the image; PyTorch FP32 took {torch_seconds:.1f} s)")
     print("next     faster still on a CPU: INT8 measured where it runs, then OpenVINO (README, 'Fastest on a CPU'):\n"
           "         zoe-export onnx ... --precision int8 --calib DIR --measure-on openvino:bf16 --max-rel-drift 2e-3\n"
           "         zoe-export openvino --onnx M_int8.onnx && zoe-export predict IMAGES --openvino M_int8.xml "
@@ -125,13 +128,13 @@ def _demo_openvino(path: Path, image, torch_depth, stem: str, args) -> None:
 
 
 def depth_pictures(model, image, out_dir: Path, stem: str, args):
-    """PyTorch depth of ``image`` with the infer() recipe, written as pictures; returns the depth."""
+    """PyTorch depth of ``image`` with the infer() recipe, written as pictures; returns the depth and its seconds."""
     args.fit = args.fit or model.provenance["fit"]
     start = time.perf_counter()
     depth = _predict(model, image, args)
-    args.torch_seconds, args.size = time.perf_counter() - start, model.image_size
-    _report(_write_outputs(out_dir, stem, image, depth, model.provenance, args.torch_seconds))
-    return depth
+    seconds = time.perf_counter() - start
+    _report(_write_outputs(out_dir, stem, image, depth, model.provenance, seconds))
+    return depth, seconds
 
 
 def _predict(model, image, args):

@@ -48,7 +48,7 @@ class OpenvinoRunner(Runner):
         self.static_shapes = static_shapes  # None: for quantized graphs with a free dimension (see the module)
         self.inference_precision: str | None = None  # what the compiled model computes in (read back)
         self.cpu = None  # CpuInfo, once active
-        self._core = self._model = self._compiled = self._config = None
+        self._core = self._model = self._config = None
         self._inputs: dict = {}  # our input name -> the model's port (its dtype and partial shape)
         self._outputs: list[str] = []
         self._shapes: OrderedDict = OrderedDict()  # input shapes -> (compiled model, request, parallel requests)
@@ -86,8 +86,8 @@ class OpenvinoRunner(Runner):
             self.static_shapes = free and any(op.get_type_name() == "FakeQuantize" for op in self._model.get_ops())
         self.static_shapes = self.static_shapes and free
         first = self._default_shapes() if self.static_shapes else None
-        self._compiled = self._compile(first)[0]
-        self.inference_precision = element_type_name(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
+        compiled = self._compile(first)[0]
+        self.inference_precision = element_type_name(compiled.get_property("INFERENCE_PRECISION_HINT"))
         if self.precision != "default" and self.inference_precision != self.precision:
             raise ZoeExportError(f"OpenVINO compiled {self.path} in {self.inference_precision}, not the {self.precision} "
                                  "asked for: refusing to run with other numerics than the ones named.")
@@ -119,8 +119,7 @@ class OpenvinoRunner(Runner):
         except Exception as exc:  # OpenVINO's RuntimeError, with its own text
             raise ZoeExportError(f"OpenVINO cannot compile {self.path}: {exc}") from exc
         parallel = []  # the throughput hint's requests, one sample each (plain requests: no callbacks to tear down)
-        batch_free = shapes is None and compiled.inputs[0].get_partial_shape()[0].is_dynamic
-        if self.hint == "throughput" and (batch_free or shapes is not None):
+        if self.hint == "throughput" and self._inputs_batch_free():  # only a free batch is split (see _infer)
             parallel = [compiled.create_infer_request()
                         for _ in range(int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))]
         self._shapes[shapes] = (compiled, compiled.create_infer_request(), parallel)
@@ -130,7 +129,7 @@ class OpenvinoRunner(Runner):
 
     def _deactivate(self) -> None:
         self._shapes.clear()
-        self._core = self._model = self._compiled = None
+        self._core = self._model = None
         self._inputs, self._outputs = {}, []
         if not self._card_given:
             self.card = None
